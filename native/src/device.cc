@@ -1,0 +1,156 @@
+// Devices, seeds, threads, autocast and random-generator state.
+#include <ATen/Parallel.h>
+#include <ATen/core/Generator.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/cuda.h>
+#include <torch/utils.h>
+
+#include "common.h"
+#include "compat.h"
+
+#if BYOL_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
+namespace byol {
+namespace {
+
+BYOL_FN(Version) {
+  return guarded(env, "version", [&] { return from_string(env, TORCH_VERSION); });
+}
+
+BYOL_FN(CudaAvailable) {
+  return guarded(env, "cudaAvailable", [&] { return from_bool(env, torch::cuda::is_available()); });
+}
+
+BYOL_FN(CudaDeviceCount) {
+  return guarded(env, "cudaDeviceCount", [&] {
+    return from_int64(env, torch::cuda::is_available() ? static_cast<int64_t>(torch::cuda::device_count()) : 0);
+  });
+}
+
+BYOL_FN(CudaSynchronize) {
+  return guarded(env, "cudaSynchronize", [&] {
+    auto a = args_of(env, info, 0, "cudaSynchronize");
+    if (!torch::cuda::is_available()) throw JsError("CUDA is not available");
+    torch::cuda::synchronize(a.empty() ? -1 : to_int64(env, a[0], "device"));
+    return undefined(env);
+  });
+}
+
+// cudaMemory(device) -> [allocatedCurrent, allocatedPeak, reservedCurrent, reservedPeak] in bytes.
+BYOL_FN(CudaMemory) {
+  return guarded(env, "cudaMemory", [&] {
+    auto a = args_of(env, info, 1, "cudaMemory");
+    if (!torch::cuda::is_available()) throw JsError("CUDA is not available");
+#if BYOL_CUDA
+    auto idx = static_cast<c10::DeviceIndex>(to_int64(env, a[0], "device"));
+    auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(idx);
+    int64_t vals[4] = {stats.allocated_bytes[0].current, stats.allocated_bytes[0].peak,
+                       stats.reserved_bytes[0].current, stats.reserved_bytes[0].peak};
+    napi_value arr;
+    napi_create_array_with_length(env, 4, &arr);
+    for (uint32_t i = 0; i < 4; ++i) napi_set_element(env, arr, i, from_int64(env, vals[i]));
+    return arr;
+#else
+    throw JsError("this build of the addon has no CUDA memory statistics (libtorch without CUDA)");
+#endif
+  });
+}
+
+BYOL_FN(CudaResetPeak) {
+  return guarded(env, "cudaResetPeak", [&] {
+    auto a = args_of(env, info, 1, "cudaResetPeak");
+#if BYOL_CUDA
+    c10::cuda::CUDACachingAllocator::resetPeakStats(static_cast<c10::DeviceIndex>(to_int64(env, a[0], "device")));
+    return undefined(env);
+#else
+    throw JsError("this build of the addon has no CUDA memory statistics (libtorch without CUDA)");
+#endif
+  });
+}
+
+BYOL_FN(CudaEmptyCache) {
+  return guarded(env, "cudaEmptyCache", [&] {
+#if BYOL_CUDA
+    c10::cuda::CUDACachingAllocator::emptyCache();
+#endif
+    return undefined(env);
+  });
+}
+
+// manualSeed(seed): seeds the CPU generator and, where present, every CUDA generator.
+BYOL_FN(ManualSeed) {
+  return guarded(env, "manualSeed", [&] {
+    auto a = args_of(env, info, 1, "manualSeed");
+    torch::manual_seed(static_cast<uint64_t>(to_int64(env, a[0], "seed")));
+    return undefined(env);
+  });
+}
+
+at::Generator default_generator(napi_env env, napi_value device) {
+  std::string d = to_string(env, device, "device");
+  return at::globalContext().defaultGenerator(c10::Device(d));
+}
+
+// rngState(device) -> uint8 tensor handle with the generator's full state (for checkpoints).
+BYOL_FN(RngState) {
+  return guarded(env, "rngState", [&] {
+    auto a = args_of(env, info, 1, "rngState");
+    at::Generator gen = default_generator(env, a[0]);
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    return from_tensor(env, at::Tensor(gen.get_state()));
+  });
+}
+
+BYOL_FN(SetRngState) {
+  return guarded(env, "setRngState", [&] {
+    auto a = args_of(env, info, 2, "setRngState");
+    at::Generator gen = default_generator(env, a[0]);
+    const at::Tensor& state = to_tensor(env, a[1], "state");
+    if (state.scalar_type() != at::kByte || state.device().type() != at::kCPU) throw JsError("RNG state must be a CPU uint8 tensor");
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(state);
+    return undefined(env);
+  });
+}
+
+BYOL_FN(SetNumThreads) {
+  return guarded(env, "setNumThreads", [&] {
+    auto a = args_of(env, info, 1, "setNumThreads");
+    int64_t n = to_int64(env, a[0], "threads");
+    if (n < 1) throw JsError("thread count must be at least 1");
+    at::set_num_threads(static_cast<int>(n));
+    return undefined(env);
+  });
+}
+
+BYOL_FN(GetNumThreads) {
+  return guarded(env, "getNumThreads", [&] { return from_int64(env, at::get_num_threads()); });
+}
+
+// setAutocast(deviceType "cpu"|"cuda", enabled, dtypeCode) -> previous enabled state.
+BYOL_FN(SetAutocast) {
+  return guarded(env, "setAutocast", [&] {
+    auto a = args_of(env, info, 3, "setAutocast");
+    std::string dev = to_string(env, a[0], "deviceType");
+    c10::DeviceType type = dev == "cuda" ? c10::DeviceType::CUDA : c10::DeviceType::CPU;
+    if (dev != "cuda" && dev != "cpu") throw JsError("autocast device must be cpu or cuda, got " + dev);
+    bool prev = autocast_enabled(type);
+    set_autocast(type, to_bool(env, a[1], "enabled"), static_cast<at::ScalarType>(to_int64(env, a[2], "dtype")));
+    return from_bool(env, prev);
+  });
+}
+
+}  // namespace
+
+void init_device(napi_env env, napi_value exports) {
+  register_exports(env, exports,
+                   {{"version", Version}, {"cudaAvailable", CudaAvailable}, {"cudaDeviceCount", CudaDeviceCount},
+                    {"cudaSynchronize", CudaSynchronize}, {"cudaMemory", CudaMemory}, {"cudaResetPeak", CudaResetPeak},
+                    {"cudaEmptyCache", CudaEmptyCache}, {"manualSeed", ManualSeed}, {"rngState", RngState},
+                    {"setRngState", SetRngState}, {"setNumThreads", SetNumThreads}, {"getNumThreads", GetNumThreads},
+                    {"setAutocast", SetAutocast}});
+}
+
+}  // namespace byol

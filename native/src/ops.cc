@@ -1,0 +1,248 @@
+// Any ATen operator by name and overload, called through the dispatcher's boxed interface.
+// Arguments are converted from JavaScript according to the operator's schema, so one entry point
+// serves every operator; handles are looked up once (opLookup) and called by index (call).
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <ATen/core/stack.h>
+
+#include "common.h"
+#include "compat.h"
+
+namespace byol {
+namespace {
+
+struct OpEntry {
+  c10::OperatorHandle handle;
+  std::string name;  // "aten::add.Tensor", for error messages
+};
+std::vector<OpEntry> op_table;
+
+c10::IValue to_ivalue(napi_env env, napi_value v, const c10::TypePtr& type, c10::optional<int32_t> n, const char* what);
+
+c10::IValue to_scalar(napi_env env, napi_value v, const char* what) {
+  napi_valuetype t = type_of(env, v);
+  if (t == napi_boolean) return c10::IValue(to_bool(env, v, what));
+  if (t == napi_bigint) return c10::IValue(to_int64(env, v, what));
+  double d = to_double(env, v, what);
+  // Integral JavaScript numbers become integer scalars, as Python's ints do, so that integer
+  // tensors keep their dtype under type promotion.
+  if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9007199254740992.0) return c10::IValue(static_cast<int64_t>(d));
+  return c10::IValue(d);
+}
+
+c10::IValue to_list(napi_env env, napi_value v, const c10::TypePtr& elem, c10::optional<int32_t> n, const char* what) {
+  c10::TypeKind k = elem->kind();
+  bool is_array;
+  napi_is_array(env, v, &is_array);
+  if (!is_array) {
+    // A single number for a fixed-size int list (e.g. `int[2] stride=1`) repeats, as in Python.
+    if (is_int_like(k) && n && type_of(env, v) == napi_number) return c10::IValue(std::vector<int64_t>(*n, to_int64(env, v, what)));
+    throw JsError(std::string(what) + ": expected an array");
+  }
+  uint32_t len;
+  napi_get_array_length(env, v, &len);
+  auto element = [&](uint32_t i) {
+    napi_value e;
+    napi_get_element(env, v, i, &e);
+    return e;
+  };
+  if (is_int_like(k)) {
+    std::vector<int64_t> out(len);
+    for (uint32_t i = 0; i < len; ++i) out[i] = to_int64(env, element(i), what);
+    return c10::IValue(out);
+  }
+  if (k == c10::TypeKind::FloatType) {
+    std::vector<double> out(len);
+    for (uint32_t i = 0; i < len; ++i) out[i] = to_double(env, element(i), what);
+    return c10::IValue(out);
+  }
+  if (k == c10::TypeKind::BoolType) {
+    c10::List<bool> out;
+    for (uint32_t i = 0; i < len; ++i) out.push_back(to_bool(env, element(i), what));
+    return c10::IValue(out);
+  }
+  if (k == c10::TypeKind::TensorType) {
+    std::vector<at::Tensor> out;
+    out.reserve(len);
+    for (uint32_t i = 0; i < len; ++i) out.push_back(to_tensor(env, element(i), what));
+    return c10::IValue(out);
+  }
+  if (k == c10::TypeKind::OptionalType) {  // Tensor?[] (indexing)
+    c10::List<c10::optional<at::Tensor>> out;
+    for (uint32_t i = 0; i < len; ++i) {
+      napi_value e = element(i);
+      if (is_nullish(env, e)) out.push_back(c10::nullopt);
+      else out.push_back(to_tensor(env, e, what));
+    }
+    return c10::IValue(out);
+  }
+  if (k == c10::TypeKind::NumberType) {
+    std::vector<c10::IValue> tmp;
+    c10::List<c10::Scalar> out;
+    for (uint32_t i = 0; i < len; ++i) out.push_back(to_scalar(env, element(i), what).toScalar());
+    return c10::IValue(out);
+  }
+  throw JsError(std::string(what) + ": unsupported list element type " + elem->str());
+}
+
+c10::IValue to_ivalue(napi_env env, napi_value v, const c10::TypePtr& type, c10::optional<int32_t> n, const char* what) {
+  c10::TypeKind k = type->kind();
+  if (k == c10::TypeKind::OptionalType) {
+    if (is_nullish(env, v)) return c10::IValue();
+    return to_ivalue(env, v, type->castRaw<c10::OptionalType>()->getElementType(), n, what);
+  }
+  switch (k) {
+    case c10::TypeKind::TensorType:
+      return c10::IValue(to_tensor(env, v, what));
+    case c10::TypeKind::FloatType:
+      return c10::IValue(to_double(env, v, what));
+    case c10::TypeKind::BoolType:
+      return c10::IValue(to_bool(env, v, what));
+    case c10::TypeKind::NumberType:
+      return to_scalar(env, v, what);
+    case c10::TypeKind::StringType:
+      return c10::IValue(to_string(env, v, what));
+    case c10::TypeKind::DeviceObjType:
+      return c10::IValue(c10::Device(to_string(env, v, what)));
+    case c10::TypeKind::ListType:
+      return to_list(env, v, type->castRaw<c10::ListType>()->getElementType(), n, what);
+    case c10::TypeKind::GeneratorType:
+      if (is_nullish(env, v)) return c10::IValue();
+      throw JsError(std::string(what) + ": explicit generators are not supported; seed the default one");
+    default:
+      if (is_int_like(k)) return c10::IValue(to_int64(env, v, what));
+      throw JsError(std::string(what) + ": unsupported argument type " + type->str());
+  }
+}
+
+napi_value to_js(napi_env env, const c10::IValue& v) {
+  if (v.isTensor()) return from_tensor(env, v.toTensor());
+  if (v.isNone()) return null_value(env);
+  if (v.isInt()) return from_int64(env, v.toInt());
+  if (v.isDouble()) return from_double(env, v.toDouble());
+  if (v.isBool()) return from_bool(env, v.toBool());
+  if (v.isTensorList()) {
+    auto list = v.toTensorList();
+    napi_value arr;
+    napi_create_array_with_length(env, list.size(), &arr);
+    for (size_t i = 0; i < list.size(); ++i) napi_set_element(env, arr, i, from_tensor(env, list.get(i)));
+    return arr;
+  }
+  if (v.isIntList()) return from_int_vector(env, v.toIntVector());
+  if (v.isTuple()) {
+    const auto& elems = v.toTupleRef().elements();
+    napi_value arr;
+    napi_create_array_with_length(env, elems.size(), &arr);
+    for (size_t i = 0; i < elems.size(); ++i) napi_set_element(env, arr, i, to_js(env, elems[i]));
+    return arr;
+  }
+  if (v.isString()) return from_string(env, v.toStringRef());
+  if (v.isScalar()) return from_double(env, v.toScalar().toDouble());
+  throw JsError("unsupported return type " + v.tagKind());
+}
+
+// Shared by call (returns results) and callDrop (discards them: in-place ops whose result is `self`).
+napi_value call_impl(napi_env env, napi_callback_info info, bool keep_results) {
+  size_t argc = 16;
+  napi_value argv[16];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  std::vector<napi_value> big;
+  napi_value* args = argv;
+  if (argc > 16) {
+    big.resize(argc);
+    napi_get_cb_info(env, info, &argc, big.data(), nullptr, nullptr);
+    args = big.data();
+  }
+  if (argc < 1) throw JsError("expected an operator id");
+  int32_t id = -1;
+  napi_get_value_int32(env, args[0], &id);
+  if (id < 0 || static_cast<size_t>(id) >= op_table.size()) throw JsError("unknown operator id " + std::to_string(id));
+  const OpEntry& op = op_table[id];
+  const auto& schema = op.handle.schema();
+  const auto& formal = schema.arguments();
+  size_t given = argc - 1;
+  if (given > formal.size()) {
+    throw JsError(op.name + ": takes " + std::to_string(formal.size()) + " arguments, got " + std::to_string(given));
+  }
+  torch::jit::Stack stack;
+  stack.reserve(formal.size());
+  for (size_t i = 0; i < formal.size(); ++i) {
+    const auto& a = formal[i];
+    if (i < given && type_of(env, args[i + 1]) != napi_undefined) {
+      stack.push_back(to_ivalue(env, args[i + 1], a.type(), a.N(), a.name().c_str()));
+    } else if (a.default_value()) {
+      stack.push_back(*a.default_value());
+    } else {
+      throw JsError(op.name + ": missing argument '" + a.name() + "'");
+    }
+  }
+  op.handle.callBoxed(stack);
+  if (!keep_results || stack.empty()) return undefined(env);
+  if (stack.size() == 1) return to_js(env, stack[0]);
+  napi_value arr;
+  napi_create_array_with_length(env, stack.size(), &arr);
+  for (size_t i = 0; i < stack.size(); ++i) napi_set_element(env, arr, i, to_js(env, stack[i]));
+  return arr;
+}
+
+const char* op_name(napi_env env, napi_callback_info info) {
+  // Best effort: the operator's name for the error message.
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  int32_t id = -1;
+  if (argc >= 1) napi_get_value_int32(env, argv[0], &id);
+  if (id >= 0 && static_cast<size_t>(id) < op_table.size()) return op_table[id].name.c_str();
+  return "call";
+}
+
+BYOL_FN(Call) {
+  return guarded(env, op_name(env, info), [&] { return call_impl(env, info, true); });
+}
+BYOL_FN(CallDrop) {
+  return guarded(env, op_name(env, info), [&] { return call_impl(env, info, false); });
+}
+
+BYOL_FN(OpLookup) {
+  return guarded(env, "opLookup", [&] {
+    auto a = args_of(env, info, 2, "opLookup");
+    std::string name = to_string(env, a[0], "name");
+    std::string overload = to_string(env, a[1], "overload");
+    auto handle = c10::Dispatcher::singleton().findSchema({name, overload});
+    std::string full = overload.empty() ? name : name + "." + overload;
+    if (!handle) throw JsError("unknown operator " + full);
+    op_table.push_back({*handle, full});
+    return from_int64(env, static_cast<int64_t>(op_table.size() - 1));
+  });
+}
+
+BYOL_FN(OpSchema) {
+  return guarded(env, "opSchema", [&] {
+    auto a = args_of(env, info, 1, "opSchema");
+    int64_t id = to_int64(env, a[0], "id");
+    if (id < 0 || static_cast<size_t>(id) >= op_table.size()) throw JsError("unknown operator id");
+    std::ostringstream s;
+    s << op_table[id].handle.schema();
+    return from_string(env, s.str());
+  });
+}
+// opReturns(id) -> the return types as strings ("Tensor", "Tensor[]", "int", ...), so that a generic
+// caller knows which returned numbers are tensor handles.
+BYOL_FN(OpReturns) {
+  return guarded(env, "opReturns", [&] {
+    auto a = args_of(env, info, 1, "opReturns");
+    int64_t id = to_int64(env, a[0], "id");
+    if (id < 0 || static_cast<size_t>(id) >= op_table.size()) throw JsError("unknown operator id");
+    const auto& rets = op_table[id].handle.schema().returns();
+    napi_value arr;
+    napi_create_array_with_length(env, rets.size(), &arr);
+    for (size_t i = 0; i < rets.size(); ++i) napi_set_element(env, arr, i, from_string(env, rets[i].type()->str()));
+    return arr;
+  });
+}
+}  // namespace
+
+void init_ops(napi_env env, napi_value exports) {
+  register_exports(env, exports, {{"opLookup", OpLookup}, {"opSchema", OpSchema}, {"opReturns", OpReturns}, {"call", Call}, {"callDrop", CallDrop}});
+}
+
+}  // namespace byol

@@ -1,0 +1,221 @@
+// The handle table and the N-API conversion helpers shared by every source file.
+#include "common.h"
+
+namespace byol {
+namespace {
+std::vector<at::Tensor> slots;
+std::vector<int32_t> free_ids;
+size_t live = 0;
+}  // namespace
+
+int32_t put_tensor(at::Tensor t) {
+  int32_t id;
+  if (!free_ids.empty()) {
+    id = free_ids.back();
+    free_ids.pop_back();
+    slots[id] = std::move(t);
+  } else {
+    id = static_cast<int32_t>(slots.size());
+    slots.push_back(std::move(t));
+  }
+  ++live;
+  return id;
+}
+
+const at::Tensor& get_tensor(int32_t id) {
+  if (id < 0 || static_cast<size_t>(id) >= slots.size() || !slots[id].defined()) {
+    throw JsError("tensor handle " + std::to_string(id) + " is not live (was it disposed?)");
+  }
+  return slots[id];
+}
+
+void release_tensor(int32_t id) {
+  if (id < 0 || static_cast<size_t>(id) >= slots.size() || !slots[id].defined()) return;  // double free is harmless
+  slots[id] = at::Tensor();
+  free_ids.push_back(id);
+  --live;
+}
+
+size_t live_tensors() { return live; }
+
+void check(napi_env env, napi_status status, const char* what) {
+  if (status != napi_ok) throw JsError(std::string("N-API failure in ") + what);
+}
+
+napi_value undefined(napi_env env) {
+  napi_value v;
+  napi_get_undefined(env, &v);
+  return v;
+}
+
+napi_value null_value(napi_env env) {
+  napi_value v;
+  napi_get_null(env, &v);
+  return v;
+}
+
+napi_valuetype type_of(napi_env env, napi_value v) {
+  napi_valuetype t;
+  check(env, napi_typeof(env, v, &t), "typeof");
+  return t;
+}
+
+bool is_nullish(napi_env env, napi_value v) {
+  napi_valuetype t = type_of(env, v);
+  return t == napi_undefined || t == napi_null;
+}
+
+int64_t to_int64(napi_env env, napi_value v, const char* what) {
+  napi_valuetype t = type_of(env, v);
+  if (t == napi_number) {
+    double d;
+    napi_get_value_double(env, v, &d);
+    if (d != static_cast<double>(static_cast<int64_t>(d))) throw JsError(std::string(what) + ": expected an integer, got " + std::to_string(d));
+    return static_cast<int64_t>(d);
+  }
+  if (t == napi_bigint) {
+    int64_t r;
+    bool lossless;
+    napi_get_value_bigint_int64(env, v, &r, &lossless);
+    if (!lossless) throw JsError(std::string(what) + ": bigint out of int64 range");
+    return r;
+  }
+  if (t == napi_boolean) return to_bool(env, v, what) ? 1 : 0;
+  throw JsError(std::string(what) + ": expected an integer");
+}
+
+double to_double(napi_env env, napi_value v, const char* what) {
+  napi_valuetype t = type_of(env, v);
+  if (t == napi_number) {
+    double d;
+    napi_get_value_double(env, v, &d);
+    return d;
+  }
+  if (t == napi_bigint) return static_cast<double>(to_int64(env, v, what));
+  if (t == napi_boolean) return to_bool(env, v, what) ? 1.0 : 0.0;
+  throw JsError(std::string(what) + ": expected a number");
+}
+
+bool to_bool(napi_env env, napi_value v, const char* what) {
+  bool b;
+  if (napi_get_value_bool(env, v, &b) != napi_ok) throw JsError(std::string(what) + ": expected a boolean");
+  return b;
+}
+
+std::string to_string(napi_env env, napi_value v, const char* what) {
+  size_t len;
+  if (napi_get_value_string_utf8(env, v, nullptr, 0, &len) != napi_ok) throw JsError(std::string(what) + ": expected a string");
+  std::string s(len, '\0');
+  napi_get_value_string_utf8(env, v, s.data(), len + 1, &len);
+  return s;
+}
+
+std::vector<int64_t> to_int_vector(napi_env env, napi_value v, const char* what) {
+  bool is_array;
+  napi_is_array(env, v, &is_array);
+  if (!is_array) throw JsError(std::string(what) + ": expected an array of integers");
+  uint32_t n;
+  napi_get_array_length(env, v, &n);
+  std::vector<int64_t> out(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    napi_value e;
+    napi_get_element(env, v, i, &e);
+    out[i] = to_int64(env, e, what);
+  }
+  return out;
+}
+
+const at::Tensor& to_tensor(napi_env env, napi_value v, const char* what) {
+  if (type_of(env, v) != napi_number) throw JsError(std::string(what) + ": expected a tensor handle");
+  int32_t id;
+  napi_get_value_int32(env, v, &id);
+  return get_tensor(id);
+}
+
+napi_value from_int64(napi_env env, int64_t v) {
+  napi_value r;
+  napi_create_int64(env, v, &r);
+  return r;
+}
+
+napi_value from_double(napi_env env, double v) {
+  napi_value r;
+  napi_create_double(env, v, &r);
+  return r;
+}
+
+napi_value from_bool(napi_env env, bool v) {
+  napi_value r;
+  napi_get_boolean(env, v, &r);
+  return r;
+}
+
+napi_value from_string(napi_env env, const std::string& s) {
+  napi_value r;
+  napi_create_string_utf8(env, s.data(), s.size(), &r);
+  return r;
+}
+
+napi_value from_tensor(napi_env env, const at::Tensor& t) {
+  if (!t.defined()) return null_value(env);
+  napi_value r;
+  napi_create_int32(env, put_tensor(t), &r);
+  return r;
+}
+
+napi_value from_int_vector(napi_env env, c10::IntArrayRef v) {
+  napi_value arr;
+  napi_create_array_with_length(env, v.size(), &arr);
+  for (size_t i = 0; i < v.size(); ++i) napi_set_element(env, arr, i, from_int64(env, v[i]));
+  return arr;
+}
+
+std::vector<napi_value> args_of(napi_env env, napi_callback_info info, size_t min_count, const char* fn) {
+  size_t argc = 8;
+  std::vector<napi_value> argv(argc);
+  napi_get_cb_info(env, info, &argc, argv.data(), nullptr, nullptr);
+  if (argc > argv.size()) {
+    argv.resize(argc);
+    napi_get_cb_info(env, info, &argc, argv.data(), nullptr, nullptr);
+  }
+  argv.resize(argc);
+  if (argc < min_count) throw JsError(std::string(fn) + ": expected at least " + std::to_string(min_count) + " arguments");
+  return argv;
+}
+
+void register_exports(napi_env env, napi_value exports, const std::vector<Export>& list) {
+  for (const auto& e : list) {
+    napi_value fn;
+    napi_create_function(env, e.name, NAPI_AUTO_LENGTH, e.fn, nullptr, &fn);
+    napi_set_named_property(env, exports, e.name, fn);
+  }
+}
+
+namespace {
+BYOL_FN(Release) {
+  return guarded(env, "release", [&] {
+    auto a = args_of(env, info, 1, "release");
+    for (auto v : a) {
+      int32_t id;
+      if (napi_get_value_int32(env, v, &id) == napi_ok) release_tensor(id);
+    }
+    return undefined(env);
+  });
+}
+BYOL_FN(LiveTensors) {
+  return guarded(env, "liveTensors", [&] { return from_int64(env, static_cast<int64_t>(live_tensors())); });
+}
+// A second handle to the same tensor (shares storage and autograd identity).
+BYOL_FN(Share) {
+  return guarded(env, "share", [&] {
+    auto a = args_of(env, info, 1, "share");
+    return from_tensor(env, to_tensor(env, a[0], "share"));
+  });
+}
+}  // namespace
+
+void init_tensor_table(napi_env env, napi_value exports) {
+  register_exports(env, exports, {{"release", Release}, {"liveTensors", LiveTensors}, {"share", Share}});
+}
+
+}  // namespace byol

@@ -1,0 +1,64 @@
+// Devices, seeds, threads, mixed precision and random-generator state.
+import { native } from "./native.js";
+import { DType, DTYPE_CODE } from "./dtype.js";
+import { Tensor } from "./tensor.js";
+
+export const cuda = {
+  isAvailable: (): boolean => native.cudaAvailable(),
+  deviceCount: (): number => native.cudaDeviceCount(),
+  synchronize: (device?: number): void => native.cudaSynchronize(device),
+  /** Bytes held by tensors and reserved by the caching allocator on one GPU. */
+  memory(device = 0): { allocated: number; peakAllocated: number; reserved: number; peakReserved: number } {
+    const [allocated, peakAllocated, reserved, peakReserved] = native.cudaMemory(device);
+    return { allocated, peakAllocated, reserved, peakReserved };
+  },
+  resetPeakMemory: (device = 0): void => native.cudaResetPeak(device),
+  emptyCache: (): void => native.cudaEmptyCache(),
+};
+
+/** Checks a device string and that the device is usable; throws a clear error otherwise. */
+export function resolveDevice(device: string): string {
+  if (device === "cpu") return "cpu";
+  if (/^cuda(:\d+)?$/.test(device)) {
+    if (!native.cudaAvailable()) throw new Error(`device ${device} requested but CUDA is not available (libtorch ${native.version()} without a usable GPU)`);
+    const idx = device.includes(":") ? Number(device.split(":")[1]) : 0;
+    if (idx >= native.cudaDeviceCount()) throw new Error(`device ${device} requested but only ${native.cudaDeviceCount()} GPU(s) are present`);
+    return device;
+  }
+  throw new Error(`unknown device "${device}" (expected cpu, cuda or cuda:N)`);
+}
+
+/** Seeds the CPU generator and every CUDA generator. */
+export function manualSeed(seed: number): void {
+  native.manualSeed(seed);
+}
+
+/** The default generator's state on a device, as a uint8 tensor (for checkpoints). */
+export function getRngState(device = "cpu"): Tensor {
+  return new Tensor(native.rngState(device));
+}
+export function setRngState(state: Tensor, device = "cpu"): void {
+  native.setRngState(device, state.id);
+}
+
+export function setNumThreads(n: number): void {
+  native.setNumThreads(n);
+}
+export function getNumThreads(): number {
+  return native.getNumThreads();
+}
+
+/** Runs fn under autocast (mixed precision) on a device type, as torch.autocast. */
+export function autocast<T>(deviceType: "cpu" | "cuda", dtype: DType, fn: () => T, enabled = true): T {
+  if (!enabled) return fn();
+  const prev = native.setAutocast(deviceType, true, DTYPE_CODE[dtype]);
+  try {
+    return fn();
+  } finally {
+    native.setAutocast(deviceType, prev, DTYPE_CODE[dtype]);
+  }
+}
+
+export function torchVersion(): string {
+  return native.version();
+}

@@ -1,0 +1,12 @@
+// The TypeScript face of libtorch. Knows nothing of BYOL.
+export { native } from "./native.js";
+export * from "./dtype.js";
+export { tidy, Scope, liveTensors } from "./scope.js";
+export { Tensor, type Scalar, type TensorOrScalar } from "./tensor.js";
+export * from "./creation.js";
+export * from "./functional.js";
+export * from "./autograd.js";
+export * from "./device.js";
+export { callOp, opSchema } from "./generic.js";
+export { hasOp } from "./op.js";
+export { saveSafetensors, loadSafetensors, serializeTensors, deserializeTensors } from "./safetensors.js";
