@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# The test suite: set up what is missing (including the PyTorch oracle and Chromium), then run it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh test
+exec node --test --test-concurrency=1 dist/test/

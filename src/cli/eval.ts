@@ -1,0 +1,69 @@
+// `byol eval RUN_DIR`: re-evaluates a finished (or interrupted) run from its saved encoder.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import * as T from "../torch/index.js";
+import { resolveDataset } from "../data/index.js";
+import { UserError } from "../util/errors.js";
+import { applyOverrides, presetConfig, validateConfig, type TrainConfig } from "../train/config.js";
+import { applyThreads, makeEncoder } from "../train/build.js";
+import { evaluateRun } from "../train/evaluate-run.js";
+import { ENCODER_FILE, readEncoderFile } from "../train/export.js";
+import { checkpointPath, loadCheckpoint, withPrefix } from "../train/checkpoint.js";
+import { parse } from "./args.js";
+
+export const EVAL_HELP = `byol eval RUN_DIR [--device DEV] [--threads N]
+  Re-evaluates a run: kNN and linear top-1 of its encoder against a random-init encoder and raw
+  pixels on the test split; rewrites RUN_DIR/eval.json and RUN_DIR/report.html. Uses
+  RUN_DIR/encoder.safetensors, or the online encoder of the last checkpoint if training did not finish.`;
+
+export async function evalCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, { device: { type: "string" }, threads: { type: "string" }, help: { type: "boolean" }, quiet: { type: "boolean" } }, "eval");
+  if (values.help) {
+    console.log(EVAL_HELP);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UserError("eval: expected exactly one RUN_DIR (see byol eval --help)");
+  const runDir = positionals[0];
+  const cfgPath = join(runDir, "config.json");
+  if (!existsSync(cfgPath)) throw new UserError(`${runDir} is not a run folder (no config.json)`);
+  let cfg: TrainConfig;
+  try {
+    const saved = JSON.parse(readFileSync(cfgPath, "utf8")) as TrainConfig;
+    cfg = applyOverrides(presetConfig(saved.preset ?? "cpu"), saved);
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw new UserError(`${cfgPath} is not valid JSON`);
+  }
+  if (values.device) cfg.device = values.device;
+  if (values.threads) cfg.threads = Number(values.threads);
+  validateConfig(cfg);
+  if (cfg.device !== "cpu") T.resolveDevice(cfg.device);
+  await applyThreads(cfg);
+  const log = (s: string) => !values.quiet && process.stderr.write(s + "\n");
+  const data = await resolveDataset(cfg.dataset, { dataDir: cfg.dataDir ?? undefined, limit: cfg.datasetLimit ?? undefined, imageSize: cfg.imageSize, onBadImage: cfg.onBadImage });
+  const encoder = makeEncoder(cfg, data.train.channels);
+  let trainS = 0;
+  const encPath = join(runDir, ENCODER_FILE);
+  if (existsSync(encPath)) {
+    const { tensors } = readEncoderFile(encPath);
+    encoder.loadStateDict(tensors);
+    for (const t of Object.values(tensors)) t.dispose();
+  } else {
+    log(`no ${ENCODER_FILE}: using the online encoder of the last checkpoint`);
+    const { tensors } = loadCheckpoint(checkpointPath(runDir));
+    encoder.loadStateDict(withPrefix(tensors, "model.online.encoder"));
+    for (const t of Object.values(tensors)) t.dispose();
+  }
+  if (existsSync(checkpointPath(runDir))) {
+    try {
+      const { meta, tensors } = loadCheckpoint(checkpointPath(runDir));
+      trainS = Number(meta.extra.wallS ?? 0);
+      for (const t of Object.values(tensors)) t.dispose();
+    } catch {
+      // Training time is informational; a missing or unreadable checkpoint leaves it at 0.
+    }
+  }
+  const ev = evaluateRun({ runDir, cfg, data, encoder, trainS, log });
+  console.log(JSON.stringify(ev));
+  return 0;
+}

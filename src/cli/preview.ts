@@ -1,0 +1,45 @@
+// `byol preview`: a PNG grid of original images beside their view-1 and view-2 augmentations.
+import { writeFileSync } from "node:fs";
+import * as T from "../torch/index.js";
+import { resolveDataset, epochOrder, subset } from "../data/index.js";
+import { ViewAugmenter, presetByName } from "../augment/index.js";
+import { renderPreview } from "../augment/preview.js";
+import { UserError } from "../util/errors.js";
+import { intFlag, parse } from "./args.js";
+
+export const PREVIEW_HELP = `byol preview --dataset NAME --out grid.png [options]
+  Shows what BYOL is taught: each row is an original image, then view-1 (T) and view-2 (T') samples.
+  --dataset NAME    fashion-mnist (default) or any name byol train accepts
+  --data-dir DIR    fashion-mnist's directory
+  --augment NAME    byol | cifar | gray28 (default: gray28 for 1-channel 28x28 data, cifar for 32x32, else byol)
+  --size N          view size (default: the images' side)
+  --images N        rows (default 8)   --samples N   views of each kind per row (default 4)   --seed N`;
+
+export async function previewCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    dataset: { type: "string" }, "data-dir": { type: "string" }, out: { type: "string" }, augment: { type: "string" },
+    size: { type: "string" }, images: { type: "string" }, samples: { type: "string" }, seed: { type: "string" }, help: { type: "boolean" },
+  }, "preview");
+  if (values.help) {
+    console.log(PREVIEW_HELP);
+    return 0;
+  }
+  if (positionals.length) throw new UserError(`preview: unexpected argument "${positionals[0]}"`);
+  if (!values.out) throw new UserError("preview: --out FILE.png is required");
+  const seed = intFlag(values.seed, "seed", 0) ?? 0;
+  const rows = intFlag(values.images, "images", 1) ?? 8;
+  const samples = intFlag(values.samples, "samples", 1) ?? 4;
+  const data = await resolveDataset(values.dataset ?? "fashion-mnist", { dataDir: values["data-dir"], limit: 5000 });
+  const set = data.train;
+  const size = intFlag(values.size, "size", 8) ?? set.height;
+  const name = values.augment ?? (set.channels === 1 && set.height <= 28 ? "gray28" : set.height <= 32 ? "cifar" : "byol");
+  if (!["byol", "cifar", "gray28"].includes(name)) throw new UserError(`preview: --augment must be byol, cifar or gray28, got "${name}"`);
+  T.manualSeed(seed);
+  const [a, b] = presetByName(name as "byol", size, data.mean, data.std);
+  const augs: [ViewAugmenter, ViewAugmenter] = [new ViewAugmenter(a, set.channels), new ViewAugmenter(b, set.channels)];
+  const sample = subset(set, epochOrder(set.n, seed, 0, { shuffle: true }).subarray(0, Math.min(rows, set.n)));
+  const png = T.tidy(() => renderPreview(sample.images, sample.n, sample.channels, sample.height, sample.width, augs, { samples, seed }));
+  writeFileSync(values.out, png);
+  process.stderr.write(`wrote ${values.out}: ${sample.n} images, ${samples} view-1 and ${samples} view-2 samples each (${name} augmentations)\n`);
+  return 0;
+}

@@ -1,0 +1,65 @@
+// Builds the pieces a run is made of from its configuration: encoder, BYOL learner, optimizer,
+// augmenters. `byol eval` uses the same factory to rebuild an encoder or a random-init baseline.
+import * as T from "../torch/index.js";
+import { resnet18, resnet34, resnet50, type ResNet } from "../nn/resnet.js";
+import { BYOL } from "../byol/learner.js";
+import { LARS, SGD, AdamW, splitDecay, type Optimizer } from "../optim/index.js";
+import { ViewAugmenter, presetByName } from "../augment/index.js";
+import type { TrainConfig } from "./config.js";
+
+export function makeEncoder(cfg: TrainConfig, channels: number): ResNet {
+  const opts = {
+    inChannels: channels,
+    stem: cfg.encoder.stem,
+    stemStride: cfg.encoder.stemStride,
+    widthMultiplier: cfg.encoder.widthMultiplier,
+  };
+  const make = { resnet18, resnet34, resnet50 }[cfg.encoder.arch];
+  const enc = make(opts);
+  if (cfg.device !== "cpu") enc.to(cfg.device);
+  if (cfg.channelsLast) enc.toChannelsLast?.();
+  return enc;
+}
+
+export function makeLearner(cfg: TrainConfig, channels: number): BYOL {
+  const learner = new BYOL({
+    encoder: makeEncoder(cfg, channels),
+    makeEncoder: () => makeEncoder(cfg, channels),
+    projectionDim: cfg.projector.outDim,
+    hiddenDim: cfg.projector.hiddenDim,
+    predictorHiddenDim: cfg.predictor.hiddenDim,
+    targetInit: cfg.targetInit,
+  });
+  if (cfg.device !== "cpu") learner.to(cfg.device);
+  return learner;
+}
+
+/** The peak learning rate: base × batch / 256 (SPEC §1), with the global batch across processes. */
+export function peakLr(cfg: TrainConfig): number {
+  return (cfg.optimizer.baseLr * cfg.batchSize * cfg.nproc) / 256;
+}
+
+export function makeOptimizer(cfg: TrainConfig, learner: BYOL): Optimizer {
+  const o = cfg.optimizer;
+  const named = learner.namedTrainableParameters();
+  const groups = o.excludeBiasAndNorm
+    ? splitDecay(named, o.weightDecay)
+    : [{ params: named.map(([, p]) => p), names: named.map(([n]) => n), weightDecay: o.weightDecay, lars: true }];
+  const lr = peakLr(cfg);
+  if (o.name === "lars") return new LARS(groups, { lr, momentum: o.momentum, weightDecay: o.weightDecay, trustCoefficient: o.trustCoefficient });
+  if (o.name === "sgd") return new SGD(groups, { lr, momentum: o.momentum, weightDecay: o.weightDecay });
+  return new AdamW(groups, { lr, weightDecay: o.weightDecay });
+}
+
+export function makeAugmenters(cfg: TrainConfig, channels: number, mean: number[], std: number[]): [ViewAugmenter, ViewAugmenter] {
+  const [a, b] = presetByName(cfg.augment.preset, cfg.augment.outputSize, mean, std);
+  return [new ViewAugmenter(a, channels), new ViewAugmenter(b, channels)];
+}
+
+/** Intra-op threads: the configured count, or every core the process may use. */
+export async function applyThreads(cfg: TrainConfig): Promise<number> {
+  const os = await import("node:os");
+  const n = cfg.threads > 0 ? cfg.threads : Math.max(1, Math.floor(os.availableParallelism() / Math.max(1, cfg.nproc)));
+  T.setNumThreads(n);
+  return n;
+}

@@ -1,0 +1,216 @@
+// The complete training configuration (every knob explicit, as DeepMind's BYOL code keeps it), the
+// three presets, and how flags and a JSON file override it. Invalid values are UserErrors.
+import { UserError } from "../util/errors.js";
+
+export type PresetName = "cpu" | "gpu" | "smoke";
+
+export interface TrainConfig {
+  preset: PresetName;
+  dataset: string;
+  dataDir: string | null;
+  /** At most this many pretraining images (null: all). */
+  datasetLimit: number | null;
+  /** Side length of decoded folder images. */
+  imageSize: number;
+  onBadImage: "skip" | "error";
+  device: string;
+  threads: number;
+  seed: number;
+  epochs: number;
+  batchSize: number;
+  encoder: {
+    arch: "resnet18" | "resnet34" | "resnet50";
+    stem: "imagenet" | "small";
+    /** Stride of the small stem's 3x3 conv: 2 halves the resolution early, for cheap CPU training. */
+    stemStride: number;
+    widthMultiplier: number;
+  };
+  projector: { hiddenDim: number; outDim: number };
+  predictor: { hiddenDim: number };
+  targetInit: "independent" | "copy";
+  optimizer: {
+    name: "lars" | "sgd" | "adamw";
+    /** Learning rate per 256 images; the run uses baseLr × batchSize / 256. */
+    baseLr: number;
+    weightDecay: number;
+    momentum: number;
+    trustCoefficient: number;
+    warmupEpochs: number;
+    /** Biases and BatchNorm parameters get no weight decay and no LARS trust ratio (SPEC §1). */
+    excludeBiasAndNorm: boolean;
+  };
+  tauBase: number;
+  augment: { preset: "byol" | "cifar" | "gray28"; outputSize: number };
+  precision: "fp32" | "bf16";
+  channelsLast: boolean;
+  knn: { everyEpochs: number; k: number; temperature: number; monitorTrain: number; monitorTest: number };
+  linearEval: { epochs: number; maxTrain: number | null };
+  onlineProbe: { enabled: boolean; lr: number };
+  checkpointEverySteps: number;
+  logEverySteps: number;
+  nproc: number;
+  syncBatchNorm: boolean;
+}
+
+const BASE: TrainConfig = {
+  preset: "cpu",
+  dataset: "fashion-mnist",
+  dataDir: null,
+  datasetLimit: null,
+  imageSize: 96,
+  onBadImage: "error",
+  device: "cpu",
+  threads: 0,
+  seed: 0,
+  epochs: 4,
+  batchSize: 256,
+  encoder: { arch: "resnet18", stem: "small", stemStride: 2, widthMultiplier: 0.25 },
+  projector: { hiddenDim: 1024, outDim: 128 },
+  predictor: { hiddenDim: 1024 },
+  targetInit: "independent",
+  optimizer: {
+    name: "lars", baseLr: 0.3, weightDecay: 1e-6, momentum: 0.9, trustCoefficient: 1e-3, warmupEpochs: 1,
+    excludeBiasAndNorm: true,
+  },
+  tauBase: 0.99,
+  augment: { preset: "gray28", outputSize: 28 },
+  precision: "fp32",
+  channelsLast: false,
+  knn: { everyEpochs: 1, k: 200, temperature: 0.1, monitorTrain: 10000, monitorTest: 2000 },
+  linearEval: { epochs: 30, maxTrain: null },
+  onlineProbe: { enabled: true, lr: 0.01 },
+  checkpointEverySteps: 200,
+  logEverySteps: 10,
+  nproc: 1,
+  syncBatchNorm: false,
+};
+
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+// The presets differ from BASE only where they say so.
+const PRESETS: Record<PresetName, DeepPartial<TrainConfig>> = {
+  // A small ResNet that trains, evaluates and reports on 2 cores within 10 minutes.
+  cpu: {},
+  // ResNet-18 with the paper's heads and the 300-epoch hyperparameters (SPEC §1), sized for one GPU.
+  gpu: {
+    preset: "gpu", device: "cuda", epochs: 100, batchSize: 512,
+    encoder: { arch: "resnet18", stem: "small", stemStride: 1, widthMultiplier: 1 },
+    projector: { hiddenDim: 4096, outDim: 256 }, predictor: { hiddenDim: 4096 },
+    optimizer: { baseLr: 0.3, weightDecay: 1e-6, warmupEpochs: 10 }, tauBase: 0.99,
+    precision: "bf16", channelsLast: true, knn: { everyEpochs: 5, monitorTrain: 60000, monitorTest: 10000 },
+    linearEval: { epochs: 50 }, checkpointEverySteps: 1000, logEverySteps: 20,
+  },
+  // Seconds, not minutes: for tests and for checking an installation.
+  smoke: {
+    preset: "smoke", epochs: 2, batchSize: 32, datasetLimit: 512,
+    encoder: { widthMultiplier: 0.125 }, projector: { hiddenDim: 64, outDim: 32 }, predictor: { hiddenDim: 64 },
+    optimizer: { warmupEpochs: 1 }, knn: { everyEpochs: 1, k: 20, monitorTrain: 512, monitorTest: 256 },
+    linearEval: { epochs: 5, maxTrain: 1000 }, checkpointEverySteps: 10, logEverySteps: 2,
+  },
+};
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function merge<T>(base: T, over: unknown, path = ""): T {
+  if (!isObject(over)) return base;
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over)) {
+    const where = path ? `${path}.${k}` : k;
+    if (!(k in out)) throw new UserError(`unknown configuration field "${where}"`);
+    out[k] = isObject(out[k]) ? merge(out[k], v, where) : v;
+  }
+  return out as T;
+}
+
+export function presetConfig(name: string): TrainConfig {
+  if (!(name in PRESETS)) throw new UserError(`unknown preset "${name}" (expected cpu, gpu or smoke)`);
+  return structuredClone(merge(BASE, PRESETS[name as PresetName]));
+}
+
+/** Applies a partial configuration (from a JSON file) on top of a full one. */
+export function applyOverrides(cfg: TrainConfig, over: unknown): TrainConfig {
+  return merge(cfg, over);
+}
+
+/** Sets one dotted field from its string form, typed by the field's current value. */
+export function setField(cfg: TrainConfig, dotted: string, raw: string): void {
+  const parts = dotted.split(".");
+  let obj: Record<string, unknown> = cfg as unknown as Record<string, unknown>;
+  for (const p of parts.slice(0, -1)) {
+    if (!isObject(obj[p])) throw new UserError(`unknown configuration field "${dotted}"`);
+    obj = obj[p] as Record<string, unknown>;
+  }
+  const key = parts[parts.length - 1];
+  if (!(key in obj)) throw new UserError(`unknown configuration field "${dotted}"`);
+  const cur = obj[key];
+  if (typeof cur === "number" || (cur === null && raw !== "null" && /^-?[\d.]+(e-?\d+)?$/i.test(raw))) {
+    const v = Number(raw);
+    if (!Number.isFinite(v)) throw new UserError(`${dotted} must be a number, got "${raw}"`);
+    obj[key] = v;
+  } else if (typeof cur === "boolean") {
+    if (raw !== "true" && raw !== "false") throw new UserError(`${dotted} must be true or false, got "${raw}"`);
+    obj[key] = raw === "true";
+  } else if (raw === "null") {
+    obj[key] = null;
+  } else {
+    obj[key] = raw;
+  }
+}
+
+function check(ok: boolean, msg: string): void {
+  if (!ok) throw new UserError(msg);
+}
+
+const int = (v: unknown) => typeof v === "number" && Number.isInteger(v);
+
+/** Validates every field; the first problem is reported as one line. */
+export function validateConfig(c: TrainConfig): TrainConfig {
+  check(["cpu", "gpu", "smoke"].includes(c.preset), `preset must be cpu, gpu or smoke, got "${c.preset}"`);
+  check(typeof c.dataset === "string" && c.dataset.length > 0, "dataset must be a non-empty name");
+  check(c.datasetLimit === null || (int(c.datasetLimit) && c.datasetLimit > 0), `datasetLimit must be a positive integer or null, got ${c.datasetLimit}`);
+  check(int(c.imageSize) && c.imageSize >= 8 && c.imageSize <= 1024, `imageSize must be an integer in [8, 1024], got ${c.imageSize}`);
+  check(c.onBadImage === "skip" || c.onBadImage === "error", `onBadImage must be skip or error, got "${c.onBadImage}"`);
+  check(/^(cpu|cuda(:\d+)?)$/.test(c.device), `device must be cpu, cuda or cuda:N, got "${c.device}"`);
+  check(int(c.threads) && c.threads >= 0, `threads must be a non-negative integer (0 = all cores), got ${c.threads}`);
+  check(int(c.seed) && c.seed >= 0, `seed must be a non-negative integer, got ${c.seed}`);
+  check(int(c.epochs) && c.epochs >= 1, `epochs must be a positive integer, got ${c.epochs}`);
+  check(int(c.batchSize) && c.batchSize >= 2, `batchSize must be an integer of at least 2 (BatchNorm needs two samples), got ${c.batchSize}`);
+  check(["resnet18", "resnet34", "resnet50"].includes(c.encoder.arch), `encoder.arch must be resnet18, resnet34 or resnet50, got "${c.encoder.arch}"`);
+  check(c.encoder.stem === "imagenet" || c.encoder.stem === "small", `encoder.stem must be imagenet or small, got "${c.encoder.stem}"`);
+  check(c.encoder.stemStride === 1 || c.encoder.stemStride === 2, `encoder.stemStride must be 1 or 2, got ${c.encoder.stemStride}`);
+  check(typeof c.encoder.widthMultiplier === "number" && c.encoder.widthMultiplier > 0 && c.encoder.widthMultiplier <= 4, `encoder.widthMultiplier must be in (0, 4], got ${c.encoder.widthMultiplier}`);
+  for (const [name, v] of [["projector.hiddenDim", c.projector.hiddenDim], ["projector.outDim", c.projector.outDim], ["predictor.hiddenDim", c.predictor.hiddenDim]] as const) {
+    check(int(v) && v >= 1, `${name} must be a positive integer, got ${v}`);
+  }
+  check(c.targetInit === "independent" || c.targetInit === "copy", `targetInit must be independent or copy, got "${c.targetInit}"`);
+  const o = c.optimizer;
+  check(["lars", "sgd", "adamw"].includes(o.name), `optimizer.name must be lars, sgd or adamw, got "${o.name}"`);
+  check(o.baseLr > 0 && o.baseLr < 100, `optimizer.baseLr must be in (0, 100), got ${o.baseLr}`);
+  check(o.weightDecay >= 0 && o.weightDecay < 1, `optimizer.weightDecay must be in [0, 1), got ${o.weightDecay}`);
+  check(o.momentum >= 0 && o.momentum < 1, `optimizer.momentum must be in [0, 1), got ${o.momentum}`);
+  check(o.trustCoefficient > 0, `optimizer.trustCoefficient must be positive, got ${o.trustCoefficient}`);
+  check(o.warmupEpochs >= 0 && o.warmupEpochs <= c.epochs, `optimizer.warmupEpochs must be in [0, epochs], got ${o.warmupEpochs}`);
+  check(c.tauBase >= 0 && c.tauBase <= 1, `tauBase must be in [0, 1], got ${c.tauBase}`);
+  check(["byol", "cifar", "gray28"].includes(c.augment.preset), `augment.preset must be byol, cifar or gray28, got "${c.augment.preset}"`);
+  check(int(c.augment.outputSize) && c.augment.outputSize >= 8, `augment.outputSize must be an integer of at least 8, got ${c.augment.outputSize}`);
+  check(c.precision === "fp32" || c.precision === "bf16", `precision must be fp32 or bf16, got "${c.precision}"`);
+  check(int(c.knn.everyEpochs) && c.knn.everyEpochs >= 0, `knn.everyEpochs must be a non-negative integer (0 = never), got ${c.knn.everyEpochs}`);
+  check(int(c.knn.k) && c.knn.k >= 1, `knn.k must be a positive integer, got ${c.knn.k}`);
+  check(c.knn.temperature > 0, `knn.temperature must be positive, got ${c.knn.temperature}`);
+  check(int(c.linearEval.epochs) && c.linearEval.epochs >= 1, `linearEval.epochs must be a positive integer, got ${c.linearEval.epochs}`);
+  check(c.linearEval.maxTrain === null || (int(c.linearEval.maxTrain) && c.linearEval.maxTrain > 0), `linearEval.maxTrain must be a positive integer or null`);
+  check(int(c.checkpointEverySteps) && c.checkpointEverySteps >= 1, `checkpointEverySteps must be a positive integer, got ${c.checkpointEverySteps}`);
+  check(int(c.logEverySteps) && c.logEverySteps >= 1, `logEverySteps must be a positive integer, got ${c.logEverySteps}`);
+  check(int(c.nproc) && c.nproc >= 1 && c.nproc <= 64, `nproc must be an integer in [1, 64], got ${c.nproc}`);
+  return c;
+}
+
+/** The fields a checkpoint must agree on to be resumed (the model's shape and the data it sees). */
+export function compatibilityKey(c: TrainConfig): Record<string, unknown> {
+  return {
+    dataset: c.dataset, encoder: c.encoder, projector: c.projector, predictor: c.predictor,
+    optimizer: c.optimizer.name, batchSize: c.batchSize, epochs: c.epochs, augment: c.augment, seed: c.seed,
+  };
+}

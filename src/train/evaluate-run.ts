@@ -1,0 +1,122 @@
+// After training (and for `byol eval RUN_DIR`): the honest evaluation against both baselines, the
+// exported encoder, eval.json and report.html.
+import { join } from "node:path";
+import { writeFileSync } from "node:fs";
+import * as T from "../torch/index.js";
+import { epochOrder, subset, gatherBatch, type ImageSet, type ResolvedDataset } from "../data/index.js";
+import { evaluateRepresentations } from "../eval/evaluate.js";
+import { extractFeatures } from "../eval/features.js";
+import { embeddingMap } from "../eval/embedding-map.js";
+import { topKNeighbors } from "../eval/neighbors.js";
+import { renderPreview } from "../augment/preview.js";
+import type { ResNet } from "../nn/resnet.js";
+import { writeReport, type EvalResult } from "./report.js";
+import { imageGridFromList, encodeGrid } from "../util/png.js";
+import { UserError } from "../util/errors.js";
+import type { TrainConfig } from "./config.js";
+import { makeAugmenters, makeEncoder } from "./build.js";
+import { readMetrics } from "./metrics.js";
+
+export interface RunEvaluation extends EvalResult {
+  train_s: number;
+  eval_s: number;
+  train_images: number;
+  test_images: number;
+  feature_dim: number;
+  [extra: string]: unknown;
+}
+
+function pick(s: ImageSet, n: number, seed: number): ImageSet {
+  return s.n <= n ? s : subset(s, epochOrder(s.n, seed, 0, { shuffle: true }).subarray(0, n));
+}
+
+/** Evaluates `encoder` and writes eval.json and report.html into runDir. */
+export function evaluateRun(opts: {
+  runDir: string; cfg: TrainConfig; data: ResolvedDataset; encoder: ResNet; trainS: number; log?: (s: string) => void;
+}): RunEvaluation {
+  const { runDir, cfg, data, encoder } = opts;
+  const log = opts.log ?? (() => {});
+  const trainSet = data.trainLabeled;
+  const test = data.test;
+  if (!trainSet?.labels || !test?.labels) throw new UserError(`dataset ${data.name} has no labels: evaluation needs a labeled train and test split`);
+  const t0 = performance.now();
+  // The baseline encoder: same architecture, its own random initialisation, never trained.
+  T.manualSeed(cfg.seed + 7919);
+  const randomEncoder = makeEncoder(cfg, trainSet.channels);
+  encoder.eval();
+  randomEncoder.eval();
+  const embedTrained = (x: T.Tensor) => encoder.forward(x);
+  const embedRandom = (x: T.Tensor) => randomEncoder.forward(x);
+  log("evaluating: kNN and linear probes for BYOL, random init and raw pixels");
+  const r = evaluateRepresentations({
+    embedTrained, embedRandom, train: trainSet, test, mean: data.mean, std: data.std, device: cfg.device,
+    knnK: cfg.knn.k, knnT: cfg.knn.temperature, linear: { epochs: cfg.linearEval.epochs }, seed: cfg.seed,
+    maxTrain: cfg.linearEval.maxTrain ?? undefined,
+  });
+  const evalS = (performance.now() - t0) / 1000;
+  const result: RunEvaluation = {
+    dataset: data.name,
+    epochs: cfg.epochs,
+    wall_s: Math.round((opts.trainS + evalS) * 10) / 10,
+    knn_top1: r.knn_top1,
+    linear_top1: r.linear_top1,
+    baselines: r.baselines,
+    train_s: Math.round(opts.trainS * 10) / 10,
+    eval_s: Math.round(evalS * 10) / 10,
+    train_images: Math.min(trainSet.n, cfg.linearEval.maxTrain ?? Infinity),
+    test_images: test.n,
+    feature_dim: encoder.outDim,
+  };
+  writeFileSync(join(runDir, "eval.json"), JSON.stringify(result, null, 2) + "\n");
+  randomEncoder.dispose();
+  log(`wrote ${join(runDir, "eval.json")}`);
+  writeRunReport({ runDir, cfg, data, encoder, evalResult: result });
+  return result;
+}
+
+/** report.html from the run folder's metrics, the evaluation and a few pictures made now. */
+export function writeRunReport(opts: { runDir: string; cfg: TrainConfig; data: ResolvedDataset; encoder: ResNet; evalResult: EvalResult | null }): void {
+  const { runDir, cfg, data, encoder } = opts;
+  const set = data.train;
+  const preview = T.tidy(() => {
+    T.manualSeed(cfg.seed + 1);
+    const sample = pick(set, 6, cfg.seed + 2);
+    return renderPreview(sample.images, sample.n, sample.channels, sample.height, sample.width, makeAugmenters(cfg, set.channels, data.mean, data.std), { samples: 4, seed: cfg.seed });
+  });
+  let embeddingMapInput;
+  let neighborPng: Buffer | undefined;
+  if (data.test && data.trainLabeled) {
+    const test = pick(data.test, 2000, cfg.seed + 3);
+    const bank = pick(data.trainLabeled, 5000, cfg.seed + 4);
+    encoder.eval();
+    const fo = { batchSize: 512, device: cfg.device, mean: data.mean, std: data.std };
+    const embed = (x: T.Tensor) => encoder.forward(x);
+    const tf = T.noGrad(() => extractFeatures(embed, test, fo));
+    const bf = T.noGrad(() => extractFeatures(embed, bank, fo));
+    const d = tf.shape[1];
+    const tArr = tf.toFloat32Array();
+    const bArr = bf.toFloat32Array();
+    tf.dispose();
+    bf.dispose();
+    embeddingMapInput = { points: embeddingMap(tArr, test.n, d), labels: test.labels, classNames: test.classes, caption: "PCA of the encoder's test-set representations" };
+    // Nearest neighbours: 6 test images, each followed by its 7 most similar training images.
+    const q = 6;
+    const nn = topKNeighbors(tArr.subarray(0, q * d), q, bArr, bank.n, d, 7);
+    const tiles: Uint8Array[] = [];
+    for (let i = 0; i < q; i++) {
+      tiles.push(gatherBatch(test, [i]));
+      for (let j = 0; j < 7; j++) tiles.push(gatherBatch(bank, [nn.indices[i * 7 + j]]));
+    }
+    neighborPng = encodeGrid(imageGridFromList(tiles, set.channels as 1 | 3, set.height, set.width, 8, { scale: set.height < 64 ? 2 : 1 }));
+  }
+  writeReport(join(runDir, "report.html"), {
+    title: `byol-ts run: ${data.name}`,
+    config: cfg,
+    metrics: readMetrics(join(runDir, "metrics.jsonl")),
+    evalResult: opts.evalResult,
+    augmentPreviewPng: preview,
+    embeddingMap: embeddingMapInput,
+    neighborExamplesPng: neighborPng,
+    neighborExamplesCaption: "Each row: a test image, then its 7 nearest training images by cosine similarity of representations",
+  });
+}

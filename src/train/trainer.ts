@@ -1,0 +1,253 @@
+// The BYOL training loop: data order, two views, online/target step, schedules, online probe, kNN
+// monitor, metrics, checkpoints, Ctrl-C and NaN handling. One process or one rank of many.
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import * as T from "../torch/index.js";
+import { epochOrder, batches, gatherBatch, gatherLabels, subset, type ImageSet, type ResolvedDataset } from "../data/index.js";
+import { warmupCosineLr, byolTau } from "../optim/schedules.js";
+import { OnlineProbe } from "../eval/online-probe.js";
+import { extractFeatures } from "../eval/features.js";
+import { knnTop1 } from "../eval/knn.js";
+import type { BYOL } from "../byol/learner.js";
+import type { Optimizer } from "../optim/index.js";
+import { UserError } from "../util/errors.js";
+import { type TrainConfig } from "./config.js";
+import { makeAugmenters, makeLearner, makeOptimizer, peakLr } from "./build.js";
+import { addPrefix, assertCompatible, checkpointPath, loadCheckpoint, saveCheckpoint, withPrefix } from "./checkpoint.js";
+import { MetricsLog, type MetricRow } from "./metrics.js";
+import { makeProgress } from "./progress.js";
+
+/** What data-parallel training needs from the process group (src/torch/distributed.ts provides it). */
+export interface DataParallel {
+  rank: number;
+  worldSize: number;
+  /** Copies rank 0's values into these tensors on every rank. */
+  broadcast(tensors: T.Tensor[]): void;
+  /** Replaces each parameter's gradient by the mean over ranks. */
+  averageGradients(params: T.Tensor[]): void;
+  /** Element-wise mean over ranks of a few numbers (for logging). */
+  meanOf(values: number[]): number[];
+}
+
+export interface TrainOptions {
+  runDir: string;
+  resume: boolean;
+  /** Stop (with a checkpoint) after this global step; for tests of resume and interruption. */
+  stopAfterStep?: number;
+  quiet?: boolean;
+  dp?: DataParallel | null;
+}
+
+export interface TrainResult {
+  learner: BYOL;
+  step: number;
+  epoch: number;
+  wallS: number;
+  interrupted: boolean;
+}
+
+function isRank0(o: TrainOptions): boolean {
+  return !o.dp || o.dp.rank === 0;
+}
+
+/** The labeled train set and test set the kNN monitor uses, subsampled deterministically. */
+function monitorSets(data: ResolvedDataset, cfg: TrainConfig): { bank: ImageSet; query: ImageSet } | null {
+  if (!data.trainLabeled?.labels || !data.test?.labels) return null;
+  const pick = (s: ImageSet, n: number) => (s.n <= n ? s : subset(s, epochOrder(s.n, cfg.seed, 0, { shuffle: true }).subarray(0, n)));
+  return { bank: pick(data.trainLabeled, cfg.knn.monitorTrain), query: pick(data.test, cfg.knn.monitorTest) };
+}
+
+export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: TrainOptions): Promise<TrainResult> {
+  const rank0 = isRank0(opts);
+  const dp = opts.dp ?? null;
+  const worldSize = dp?.worldSize ?? 1;
+  const set = data.train;
+  const channels = set.channels;
+  if (set.n < cfg.batchSize * worldSize) {
+    throw new UserError(`dataset has ${set.n} images, fewer than one global batch of ${cfg.batchSize * worldSize}`);
+  }
+  mkdirSync(join(opts.runDir, "checkpoints"), { recursive: true });
+
+  T.manualSeed(cfg.seed);
+  const learner = makeLearner(cfg, channels);
+  const optimizer = makeOptimizer(cfg, learner);
+  const augs = makeAugmenters(cfg, channels, data.mean, data.std);
+  const numClasses = set.classes?.length ?? 0;
+  const probe = cfg.onlineProbe.enabled && set.labels && numClasses > 1
+    ? new OnlineProbe(learner.online.encoder.outDim, numClasses, { lr: cfg.onlineProbe.lr, weightDecay: 0, device: cfg.device })
+    : null;
+
+  // Every rank must start from the same weights: rank 0's.
+  if (dp) dp.broadcast([...learner.namedTrainableParameters().map(([, p]) => p), ...Object.values(learner.stateDict())]);
+  // Each rank draws its own augmentations.
+  if (dp) T.manualSeed(cfg.seed * 1000 + dp.rank + 1);
+
+  const perRankOrderLength = Math.ceil(set.n / worldSize);
+  const stepsPerEpoch = Math.floor(perRankOrderLength / cfg.batchSize);
+  const totalSteps = cfg.epochs * stepsPerEpoch;
+  const warmupSteps = Math.round(cfg.optimizer.warmupEpochs * stepsPerEpoch);
+  const lrPeak = peakLr(cfg);
+
+  let step = 0;
+  let startEpoch = 0;
+  let skipInEpoch = 0;
+  let wallBefore = 0;
+  const metrics = new MetricsLog(join(opts.runDir, "metrics.jsonl"), rank0);
+  const ckPath = checkpointPath(opts.runDir);
+  if (opts.resume) {
+    const { meta, tensors } = loadCheckpoint(ckPath);
+    assertCompatible(meta.config, cfg, ckPath);
+    learner.loadStateDict(withPrefix(tensors, "model"));
+    optimizer.loadStateDict(withPrefix(tensors, "optim"));
+    if (probe) probe.loadStateDict(withPrefix(tensors, "probe"));
+    // One process continues its generator exactly; ranks of a data-parallel run (whose count may
+    // differ from the run that saved) each draw a fresh stream derived from the step.
+    if (dp) T.manualSeed(cfg.seed * 1000003 + meta.step * 131 + dp.rank + 1);
+    else T.setRngState(tensors["rng.cpu"]);
+    for (const t of Object.values(tensors)) t.dispose();
+    step = meta.step;
+    startEpoch = meta.epoch;
+    skipInEpoch = meta.stepInEpoch;
+    wallBefore = Number(meta.extra.wallS ?? 0);
+    metrics.truncateAfter(step);
+    if (rank0 && !opts.quiet) process.stderr.write(`resuming ${opts.runDir} at step ${step} (epoch ${startEpoch})\n`);
+  }
+
+  const save = (epoch: number, stepInEpoch: number, wallS: number) => {
+    if (!rank0) return;
+    T.tidy(() => {
+      const tensors: Record<string, T.Tensor> = {};
+      addPrefix(learner.stateDict(), "model", tensors);
+      addPrefix(optimizer.stateDict(), "optim", tensors);
+      if (probe) addPrefix(probe.stateDict(), "probe", tensors);
+      tensors["rng.cpu"] = T.getRngState();
+      saveCheckpoint(opts.runDir, { step, epoch, stepInEpoch, config: cfg, extra: { wallS } }, tensors);
+    });
+  };
+
+  let interrupted = false;
+  const onSigint = () => {
+    interrupted = true;
+  };
+  process.on("SIGINT", onSigint);
+  process.on("SIGTERM", onSigint);
+  const progress = makeProgress(totalSteps, { enabled: rank0 && !opts.quiet, plainEvery: cfg.logEverySteps * 10 });
+  const monitor = monitorSets(data, cfg);
+  const t0 = performance.now();
+  const wall = () => wallBefore + (performance.now() - t0) / 1000;
+  let intervalStart = performance.now();
+  let intervalImages = 0;
+  let lastLoss = NaN;
+  let lastGoodStep = opts.resume ? step : -1;
+  const shape = [cfg.batchSize, channels, set.height, set.width];
+
+  try {
+    for (let epoch = startEpoch; epoch < cfg.epochs && !interrupted; epoch++) {
+      const order = epochOrder(set.n, cfg.seed, epoch, { shuffle: true, rank: dp?.rank ?? 0, worldSize });
+      const epochBatches = batches(order, cfg.batchSize, true);
+      let probeCorrect = 0;
+      let probeSeen = 0;
+      learner.train();
+      for (let b = epoch === startEpoch ? skipInEpoch : 0; b < epochBatches.length; b++) {
+        const idx = epochBatches[b];
+        const lr = warmupCosineLr(step, totalSteps, warmupSteps, lrPeak);
+        const tau = byolTau(step, totalSteps, cfg.tauBase);
+        optimizer.lr = lr;
+        const out = T.tidy(() => {
+          let x = T.tensor(gatherBatch(set, idx), shape, { dtype: "uint8" });
+          if (cfg.device !== "cpu") x = x.to(cfg.device);
+          const [v1, v2] = [augs[0].apply(x), augs[1].apply(x)];
+          const { loss, repr1 } = cfg.precision === "bf16"
+            ? T.autocast(cfg.device.startsWith("cuda") ? "cuda" : "cpu", "bfloat16", () => learner.forwardLoss(v1, v2))
+            : learner.forwardLoss(v1, v2);
+          optimizer.zeroGrad();
+          loss.backward();
+          const lossValue = loss.item();
+          if (!Number.isFinite(lossValue)) return { lossValue, probe: null };
+          if (dp) dp.averageGradients(learner.trainableParameters());
+          optimizer.step();
+          learner.updateTarget(tau);
+          let probeOut = null;
+          if (probe && set.labels) {
+            const labels = gatherLabels(set, idx);
+            const valid = labels.every((l) => l >= 0);
+            if (valid) probeOut = probe.step(repr1, T.tensor(labels, undefined, { dtype: "int64", device: cfg.device }));
+          }
+          return { lossValue, probe: probeOut };
+        });
+        if (!Number.isFinite(out.lossValue)) {
+          const kept = lastGoodStep >= 0 ? `the last good checkpoint (step ${lastGoodStep}) is kept at ${ckPath}` : "no checkpoint was written yet";
+          throw new UserError(`loss became ${out.lossValue} at step ${step + 1} (lr ${lr.toExponential(3)}); training stopped; ${kept}`);
+        }
+        step++;
+        lastLoss = out.lossValue;
+        if (out.probe) {
+          probeCorrect += out.probe.correct;
+          probeSeen += cfg.batchSize;
+        }
+        intervalImages += cfg.batchSize * worldSize;
+        const epochEnd = b === epochBatches.length - 1;
+        if (step % cfg.logEverySteps === 0 || epochEnd) {
+          const now = performance.now();
+          const ips = intervalImages / ((now - intervalStart) / 1000);
+          intervalStart = now;
+          intervalImages = 0;
+          const lossMean = dp ? dp.meanOf([lastLoss])[0] : lastLoss;
+          const row: MetricRow = { step, epoch: epoch + (b + 1) / epochBatches.length, loss: lossMean, lr, tau, img_per_s: ips };
+          if (epochEnd) {
+            if (probeSeen > 0) row.online_linear_top1 = probeCorrect / probeSeen;
+            const everyK = cfg.knn.everyEpochs;
+            if (monitor && everyK > 0 && ((epoch + 1) % everyK === 0 || epoch + 1 === cfg.epochs) && rank0) {
+              row.knn_top1 = monitorKnn(learner, monitor, data, cfg);
+              learner.train();
+              progress.log(`epoch ${epoch + 1}: kNN top-1 ${(row.knn_top1 * 100).toFixed(2)}%` + (row.online_linear_top1 !== undefined ? `, online linear ${(Number(row.online_linear_top1) * 100).toFixed(2)}%` : ""));
+            }
+          }
+          metrics.append(row);
+          progress.update(step, { epoch: epoch + 1, loss: lossMean, imgPerS: ips, lr });
+        }
+        const stopNow = interrupted || (opts.stopAfterStep !== undefined && step >= opts.stopAfterStep);
+        if (step % cfg.checkpointEverySteps === 0 || stopNow) {
+          const done = b + 1;
+          if (done === epochBatches.length) save(epoch + 1, 0, wall());
+          else save(epoch, done, wall());
+          lastGoodStep = step;
+        }
+        if (stopNow) {
+          interrupted = true;
+          break;
+        }
+        // Let signals (Ctrl-C) reach their handlers between steps.
+        await new Promise((r) => setImmediate(r));
+      }
+    }
+    if (!interrupted) {
+      save(cfg.epochs, 0, wall());
+    }
+  } finally {
+    progress.stop();
+    process.off("SIGINT", onSigint);
+    process.off("SIGTERM", onSigint);
+  }
+  return { learner, step, epoch: cfg.epochs, wallS: wall(), interrupted };
+}
+
+/** kNN top-1 of the current online encoder on the monitor subsets. */
+function monitorKnn(learner: BYOL, m: { bank: ImageSet; query: ImageSet }, data: ResolvedDataset, cfg: TrainConfig): number {
+  const embed = (x: T.Tensor) => learner.online.encoder.forward(x);
+  return T.tidy(() => T.noGrad(() => {
+    learner.eval();
+    const fo = { batchSize: 512, device: cfg.device, mean: data.mean, std: data.std };
+    const bank = extractFeatures(embed, m.bank, fo);
+    const query = extractFeatures(embed, m.query, fo);
+    const acc = knnTop1(bank, m.bank.labels!, query, m.query.labels!, { k: cfg.knn.k, temperature: cfg.knn.temperature, numClasses: m.bank.classes?.length });
+    bank.dispose();
+    query.dispose();
+    return acc;
+  }));
+}
+
+export function writeConfig(runDir: string, cfg: TrainConfig): void {
+  if (!existsSync(runDir)) mkdirSync(runDir, { recursive: true });
+  writeFileSync(join(runDir, "config.json"), JSON.stringify(cfg, null, 2) + "\n");
+}
