@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh test
-exec node --test --test-concurrency=1 dist/test/
+exec bash scripts/run-tests.sh

@@ -1,0 +1,55 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { applyOverrides, presetConfig, setField, validateConfig } from "../../src/train/config.js";
+import { UserError } from "../../src/util/errors.js";
+
+test("presets resolve to complete, valid configurations", () => {
+  for (const p of ["cpu", "gpu", "smoke"]) {
+    const c = validateConfig(presetConfig(p));
+    assert.equal(c.preset, p);
+  }
+  const gpu = presetConfig("gpu");
+  assert.equal(gpu.projector.hiddenDim, 4096, "the gpu preset keeps the paper's 4096-wide heads");
+  assert.equal(gpu.projector.outDim, 256);
+  assert.equal(gpu.optimizer.trustCoefficient, 1e-3);
+  assert.equal(gpu.optimizer.momentum, 0.9);
+  assert.throws(() => presetConfig("huge"), (e: Error) => e instanceof UserError && /unknown preset "huge"/.test(e.message));
+});
+
+test("setField types values by the field and rejects unknown fields", () => {
+  const c = presetConfig("cpu");
+  setField(c, "optimizer.weightDecay", "1e-5");
+  assert.equal(c.optimizer.weightDecay, 1e-5);
+  setField(c, "channelsLast", "true");
+  assert.equal(c.channelsLast, true);
+  setField(c, "datasetLimit", "100");
+  assert.equal(c.datasetLimit, 100);
+  assert.throws(() => setField(c, "optimizer.nope", "1"), /unknown configuration field "optimizer.nope"/);
+  assert.throws(() => setField(c, "epochs", "ten"), /epochs must be a number/);
+  assert.throws(() => setField(c, "channelsLast", "yes"), /must be true or false/);
+});
+
+test("a JSON override merges deeply and refuses unknown keys", () => {
+  const c = applyOverrides(presetConfig("cpu"), { encoder: { widthMultiplier: 0.5 }, epochs: 3 });
+  assert.equal(c.encoder.widthMultiplier, 0.5);
+  assert.equal(c.encoder.arch, "resnet18", "untouched siblings keep their values");
+  assert.equal(c.epochs, 3);
+  assert.throws(() => applyOverrides(presetConfig("cpu"), { encoder: { depth: 3 } }), /unknown configuration field "encoder.depth"/);
+});
+
+test("validation names the bad field and the value", () => {
+  const bad: [string, string, RegExp][] = [
+    ["epochs", "0", /epochs must be a positive integer, got 0/],
+    ["batchSize", "1", /batchSize must be an integer of at least 2/],
+    ["optimizer.baseLr", "-1", /optimizer.baseLr must be in \(0, 100\)/],
+    ["tauBase", "1.5", /tauBase must be in \[0, 1\]/],
+    ["device", "tpu", /device must be cpu, cuda or cuda:N/],
+    ["augment.preset", "fancy", /augment.preset must be byol, cifar or gray28/],
+    ["optimizer.warmupEpochs", "99", /warmupEpochs must be in \[0, epochs\]/],
+  ];
+  for (const [field, value, re] of bad) {
+    const c = presetConfig("cpu");
+    setField(c, field, value);
+    assert.throws(() => validateConfig(c), (e: Error) => e instanceof UserError && re.test(e.message), `${field}=${value}`);
+  }
+});
