@@ -4,9 +4,9 @@
 //   --libdir   the directory holding libtorch.so
 //   --libs     linker flags (libtorch_cuda is linked with --no-as-needed so CUDA really loads)
 // Search order (SPEC §3): $LIBTORCH, the torch of `python3 -c "import torch"`, Debian's libtorch-dev.
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { execFileSync } from "node:child_process";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 function fromPython() {
   for (const py of ["python3", "/usr/bin/python3"]) {
@@ -37,10 +37,33 @@ function locate() {
   throw new Error("libtorch not found. Install it with: apt-get install -y libtorch-dev libgloo-dev libopenblas0-pthread (or set LIBTORCH=/path/to/libtorch)");
 }
 
+// With a CUDA libtorch, c10d's NCCL backend header needs nccl.h and the CUDA runtime's headers. A pip
+// wheel's torch leaves them in the sibling nvidia/<package>/include folders (nvidia-nccl-cu*, nvidia-
+// cuda-runtime-cu* ...); a CUDA toolkit in $CUDA_HOME or /usr/local/cuda also has them. Without them the
+// addon builds without NCCL (distributed.cc checks with __has_include).
+function cudaIncludes(t) {
+  if (!existsSync(join(t.libdir, "libtorch_cuda.so"))) return [];
+  const out = [];
+  const nvidia = join(dirname(dirname(t.libdir)), "nvidia");
+  if (existsSync(nvidia)) {
+    for (const pkg of readdirSync(nvidia).sort()) {
+      const inc = join(nvidia, pkg, "include");
+      if (existsSync(inc)) out.push(inc);
+    }
+  }
+  for (const home of [process.env.CUDA_HOME, "/usr/local/cuda"]) {
+    if (home && existsSync(join(home, "include", "cuda_runtime_api.h"))) {
+      out.push(join(home, "include"));
+      break;
+    }
+  }
+  return out;
+}
+
 try {
   const t = locate();
   const what = process.argv[2];
-  if (what === "--include") console.log(t.include.join(" "));
+  if (what === "--include") console.log([...t.include, ...cudaIncludes(t)].join(" "));
   else if (what === "--libdir") console.log(t.libdir);
   else if (what === "--libs") {
     const libs = [`-L${t.libdir}`, `-Wl,-rpath,${t.libdir}`, "-ltorch", "-ltorch_cpu", "-lc10"];

@@ -40,21 +40,32 @@ double to_double(napi_env env, napi_value v, const char* what);
 bool to_bool(napi_env env, napi_value v, const char* what);
 std::string to_string(napi_env env, napi_value v, const char* what);
 std::vector<int64_t> to_int_vector(napi_env env, napi_value v, const char* what);
+// A tensor handle from a JavaScript number; false for anything that is not an integral number in range.
+bool handle_of(napi_env env, napi_value v, int32_t* id);
 const at::Tensor& to_tensor(napi_env env, napi_value v, const char* what);
 napi_value from_int64(napi_env env, int64_t v);
 napi_value from_double(napi_env env, double v);
 napi_value from_bool(napi_env env, bool v);
 napi_value from_string(napi_env env, const std::string& s);
 napi_value from_tensor(napi_env env, const at::Tensor& t);  // null for an undefined tensor
+napi_value from_tensor(napi_env env, at::Tensor&& t);       // the same, taking over the reference
 napi_value from_int_vector(napi_env env, c10::IntArrayRef v);
 
 // Reads the call's arguments into a vector.
 std::vector<napi_value> args_of(napi_env env, napi_callback_info info, size_t min_count, const char* fn);
 
+// `where` names the operation in error messages: a string, or a function giving one, evaluated only
+// when there is an error (the op dispatcher's name lookup would otherwise cost every call).
+template <typename W>
+std::string where_name(const W& where) {
+  if constexpr (std::is_invocable_v<const W&>) return std::string(where());
+  else return std::string(where);
+}
+
 // Runs body and turns any C++ exception (libtorch's c10::Error included) into a JavaScript Error
 // whose message starts with `where`. The process never aborts on a libtorch error.
-template <typename F>
-napi_value guarded(napi_env env, const char* where, F&& body) {
+template <typename W, typename F>
+napi_value guarded(napi_env env, const W& where, F&& body) {
   std::string msg;
   try {
     if constexpr (std::is_void_v<decltype(body())>) {
@@ -71,7 +82,7 @@ napi_value guarded(napi_env env, const char* where, F&& body) {
     msg = "unknown native error";
   }
   // libtorch messages can run over several lines; keep them whole but prefix the operation.
-  std::string full = std::string(where) + ": " + msg;
+  std::string full = where_name(where) + ": " + msg;
   bool pending = false;
   napi_is_exception_pending(env, &pending);
   if (!pending) napi_throw_error(env, "ERR_TORCH", full.c_str());

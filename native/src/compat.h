@@ -43,3 +43,95 @@ inline bool is_int_like(c10::TypeKind k) {
 }
 
 }  // namespace byol
+
+// ---- torch.distributed (c10d) -------------------------------------------------------------------------
+// Only distributed.cc asks for this section (it defines BYOL_WANT_C10D first), so the other files do not
+// pay for c10d's headers. Differences handled here:
+//  - 1.x: a process group (ProcessGroupGloo, ProcessGroupNCCL) derives from c10d::ProcessGroup.
+//    2.x: ProcessGroup became a dispatching front and the backends derive from c10d::Backend; the
+//    collective methods (allreduce, allgather, broadcast, barrier) keep their signatures.
+//  - c10d's backend headers are compiled only under USE_C10D_GLOO / USE_C10D_NCCL, which libtorch's own
+//    build defines; an extension defines them itself, and only where the headers they pull in exist
+//    (Gloo's in /usr/include/gloo from libgloo-dev, or in the wheel's include/; NCCL's nccl.h and the
+//    CUDA toolkit headers that ProcessGroupNCCL.hpp includes through ATen/cuda/CUDAContext.h).
+//  - Gloo's device factories gained a `lazyInit` parameter (defaulted) in 2.x: called with one argument.
+#if defined(BYOL_WANT_C10D)
+#if __has_include(<gloo/algorithm.h>) && __has_include(<torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>)
+#define BYOL_HAS_GLOO 1
+#ifndef USE_C10D_GLOO
+#define USE_C10D_GLOO
+#endif
+#else
+#define BYOL_HAS_GLOO 0
+#endif
+
+#if BYOL_CUDA && __has_include(<nccl.h>) && __has_include(<cuda_runtime_api.h>) && __has_include(<cublas_v2.h>) && \
+    __has_include(<cusparse.h>) && __has_include(<torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>)
+#define BYOL_HAS_NCCL 1
+#ifndef USE_C10D_NCCL
+#define USE_C10D_NCCL
+#endif
+#else
+#define BYOL_HAS_NCCL 0
+#endif
+
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/csrc/distributed/c10d/Types.hpp>
+#include <torch/csrc/distributed/c10d/Work.hpp>
+#if BYOL_HAS_GLOO
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
+#if BYOL_HAS_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
+
+#if BYOL_TORCH_AT_LEAST(2, 0)
+#include <torch/csrc/distributed/c10d/Backend.hpp>
+#else
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
+#endif
+
+namespace byol {
+#if BYOL_TORCH_AT_LEAST(2, 0)
+using C10dGroup = c10d::Backend;
+#else
+using C10dGroup = c10d::ProcessGroup;
+#endif
+
+// The TCP rendezvous store. TCPStoreOptions exists in 1.13 and 2.x with these fields (2.x adds more,
+// e.g. useLibUV, whose defaults we keep).
+inline c10::intrusive_ptr<c10d::Store> make_tcp_store(const std::string& host, uint16_t port, bool is_server,
+                                                      size_t world_size, std::chrono::milliseconds timeout) {
+  c10d::TCPStoreOptions o;
+  o.port = port;
+  o.isServer = is_server;
+  o.numWorkers = world_size;
+  o.waitWorkers = true;
+  o.timeout = timeout;
+  return c10::make_intrusive<c10d::TCPStore>(host, o);
+}
+
+#if BYOL_HAS_GLOO
+// hostname: the local address Gloo binds to; empty for "this machine's hostname, else loopback".
+inline c10::intrusive_ptr<C10dGroup> make_gloo_group(const c10::intrusive_ptr<c10d::Store>& store, int rank, int size,
+                                                    std::chrono::milliseconds timeout, const std::string& interface,
+                                                    const std::string& hostname) {
+  auto o = c10d::ProcessGroupGloo::Options::create(timeout);
+  if (!interface.empty()) o->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(interface));
+  else if (!hostname.empty()) o->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(hostname));
+  else o->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+  return c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, size, o);
+}
+#endif
+
+#if BYOL_HAS_NCCL
+inline c10::intrusive_ptr<C10dGroup> make_nccl_group(const c10::intrusive_ptr<c10d::Store>& store, int rank, int size,
+                                                    std::chrono::milliseconds timeout) {
+  auto o = c10d::ProcessGroupNCCL::Options::create();
+  o->timeout = timeout;
+  return c10::make_intrusive<c10d::ProcessGroupNCCL>(store, rank, size, o);
+}
+#endif
+
+}  // namespace byol
+#endif  // BYOL_WANT_C10D

@@ -3,6 +3,9 @@
 // serves every operator; handles are looked up once (opLookup) and called by index (call).
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/core/stack.h>
+#include <torch/cuda.h>
+
+#include <deque>
 
 #include "common.h"
 #include "compat.h"
@@ -14,19 +17,37 @@ struct OpEntry {
   c10::OperatorHandle handle;
   std::string name;  // "aten::add.Tensor", for error messages
 };
-std::vector<OpEntry> op_table;
+std::deque<OpEntry> op_table;  // a deque: entries stay where they are while the table grows
 
 c10::IValue to_ivalue(napi_env env, napi_value v, const c10::TypePtr& type, c10::optional<int32_t> n, const char* what);
 
 c10::IValue to_scalar(napi_env env, napi_value v, const char* what) {
-  napi_valuetype t = type_of(env, v);
-  if (t == napi_boolean) return c10::IValue(to_bool(env, v, what));
-  if (t == napi_bigint) return c10::IValue(to_int64(env, v, what));
-  double d = to_double(env, v, what);
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok) {  // not a number: bool or bigint
+    napi_valuetype t = type_of(env, v);
+    if (t == napi_boolean) return c10::IValue(to_bool(env, v, what));
+    if (t == napi_bigint) return c10::IValue(to_int64(env, v, what));
+    throw JsError(std::string(what) + ": expected a number");
+  }
   // Integral JavaScript numbers become integer scalars, as Python's ints do, so that integer
   // tensors keep their dtype under type promotion.
   if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9007199254740992.0) return c10::IValue(static_cast<int64_t>(d));
   return c10::IValue(d);
+}
+
+// A device argument. Asking for CUDA where there is none is a plain error here, before libtorch
+// would fail deep inside with a long message about missing backends.
+c10::Device to_device(napi_env env, napi_value v, const char* what) {
+  std::string s = to_string(env, v, what);
+  c10::Device d(s);  // a malformed string is a c10::Error, turned into a JavaScript Error
+  if (d.is_cuda()) {
+    static const int64_t count = torch::cuda::is_available() ? static_cast<int64_t>(torch::cuda::device_count()) : 0;
+    if (count == 0) throw JsError("device " + s + " requested but CUDA is not available");
+    if (d.has_index() && d.index() >= count) {
+      throw JsError("device " + s + " requested but only " + std::to_string(count) + " CUDA device(s) are present");
+    }
+  }
+  return d;
 }
 
 c10::IValue to_list(napi_env env, napi_value v, const c10::TypePtr& elem, c10::optional<int32_t> n, const char* what) {
@@ -102,7 +123,7 @@ c10::IValue to_ivalue(napi_env env, napi_value v, const c10::TypePtr& type, c10:
     case c10::TypeKind::StringType:
       return c10::IValue(to_string(env, v, what));
     case c10::TypeKind::DeviceObjType:
-      return c10::IValue(c10::Device(to_string(env, v, what)));
+      return c10::IValue(to_device(env, v, what));
     case c10::TypeKind::ListType:
       return to_list(env, v, type->castRaw<c10::ListType>()->getElementType(), n, what);
     case c10::TypeKind::GeneratorType:
@@ -140,8 +161,72 @@ napi_value to_js(napi_env env, const c10::IValue& v) {
   throw JsError("unsupported return type " + v.tagKind());
 }
 
+// The common argument kinds (a tensor handle, a number for a Scalar, an int or a float, a boolean),
+// converted with one N-API call. Returns false to leave anything else (undefined for a default
+// included) to the general path, which reports errors.
+bool push_fast(napi_env env, napi_value v, const c10::TypePtr& type, torch::jit::Stack& stack) {
+  c10::TypeKind k = type->kind();
+  switch (k) {
+    case c10::TypeKind::OptionalType:  // a given value for `Tensor?`, `Scalar?`, ... (null takes the general path)
+      return push_fast(env, v, type->castRaw<c10::OptionalType>()->getElementType(), stack);
+    case c10::TypeKind::TensorType: {
+      int32_t id;
+      if (!handle_of(env, v, &id)) return false;
+      stack.emplace_back(get_tensor(id));
+      return true;
+    }
+    case c10::TypeKind::NumberType:
+    case c10::TypeKind::FloatType: {
+      double d;
+      if (napi_get_value_double(env, v, &d) != napi_ok) return false;
+      if (k == c10::TypeKind::NumberType && std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9007199254740992.0) {
+        stack.emplace_back(static_cast<int64_t>(d));  // integral: an int Scalar, as to_scalar does
+      } else {
+        stack.emplace_back(d);
+      }
+      return true;
+    }
+    case c10::TypeKind::IntType:
+    case c10::TypeKind::SymIntType: {
+      double d;
+      if (napi_get_value_double(env, v, &d) != napi_ok || !(std::fabs(d) < 9007199254740992.0) || d != std::floor(d)) return false;
+      stack.emplace_back(static_cast<int64_t>(d));
+      return true;
+    }
+    case c10::TypeKind::BoolType: {
+      bool b;
+      if (napi_get_value_bool(env, v, &b) != napi_ok) return false;
+      stack.emplace_back(b);
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+// One argument stack for all calls: the boxed calling convention needs a vector, and reusing it
+// spares a heap allocation per call. It is emptied on every exit, so it never keeps a tensor alive.
+// A nested call (JavaScript run by a getter while arguments are read) gets a stack of its own.
+torch::jit::Stack shared_stack;
+bool shared_stack_busy = false;
+
+struct StackLease {
+  torch::jit::Stack own;
+  torch::jit::Stack* stack;
+  bool shared;
+  StackLease() : shared(!shared_stack_busy) {
+    stack = shared ? &shared_stack : &own;
+    if (shared) shared_stack_busy = true;
+  }
+  ~StackLease() {
+    stack->clear();
+    if (shared) shared_stack_busy = false;
+  }
+};
+
 // Shared by call (returns results) and callDrop (discards them: in-place ops whose result is `self`).
-napi_value call_impl(napi_env env, napi_callback_info info, bool keep_results) {
+// `op` is set as soon as the operator is known, for the error message.
+napi_value call_impl(napi_env env, napi_callback_info info, bool keep_results, const OpEntry*& op_out) {
   size_t argc = 16;
   napi_value argv[16];
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
@@ -154,29 +239,34 @@ napi_value call_impl(napi_env env, napi_callback_info info, bool keep_results) {
   }
   if (argc < 1) throw JsError("expected an operator id");
   int32_t id = -1;
-  napi_get_value_int32(env, args[0], &id);
+  if (!handle_of(env, args[0], &id)) throw JsError("expected an operator id as the first argument");
   if (id < 0 || static_cast<size_t>(id) >= op_table.size()) throw JsError("unknown operator id " + std::to_string(id));
   const OpEntry& op = op_table[id];
+  op_out = &op;
   const auto& schema = op.handle.schema();
   const auto& formal = schema.arguments();
   size_t given = argc - 1;
   if (given > formal.size()) {
-    throw JsError(op.name + ": takes " + std::to_string(formal.size()) + " arguments, got " + std::to_string(given));
+    throw JsError("takes " + std::to_string(formal.size()) + " arguments, got " + std::to_string(given));
   }
-  torch::jit::Stack stack;
+  StackLease lease;
+  torch::jit::Stack& stack = *lease.stack;
   stack.reserve(formal.size());
   for (size_t i = 0; i < formal.size(); ++i) {
     const auto& a = formal[i];
+    if (i < given && push_fast(env, args[i + 1], a.type(), stack)) continue;
     if (i < given && type_of(env, args[i + 1]) != napi_undefined) {
       stack.push_back(to_ivalue(env, args[i + 1], a.type(), a.N(), a.name().c_str()));
     } else if (a.default_value()) {
       stack.push_back(*a.default_value());
     } else {
-      throw JsError(op.name + ": missing argument '" + a.name() + "'");
+      throw JsError("missing argument '" + a.name() + "'");
     }
   }
   op.handle.callBoxed(stack);
   if (!keep_results || stack.empty()) return undefined(env);
+  // The common case, one tensor: move it into the handle table instead of copying it.
+  if (stack.size() == 1 && stack[0].isTensor()) return from_tensor(env, std::move(stack[0]).toTensor());
   if (stack.size() == 1) return to_js(env, stack[0]);
   napi_value arr;
   napi_create_array_with_length(env, stack.size(), &arr);
@@ -184,22 +274,13 @@ napi_value call_impl(napi_env env, napi_callback_info info, bool keep_results) {
   return arr;
 }
 
-const char* op_name(napi_env env, napi_callback_info info) {
-  // Best effort: the operator's name for the error message.
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  int32_t id = -1;
-  if (argc >= 1) napi_get_value_int32(env, argv[0], &id);
-  if (id >= 0 && static_cast<size_t>(id) < op_table.size()) return op_table[id].name.c_str();
-  return "call";
-}
-
 BYOL_FN(Call) {
-  return guarded(env, op_name(env, info), [&] { return call_impl(env, info, true); });
+  const OpEntry* op = nullptr;
+  return guarded(env, [&] { return op ? op->name.c_str() : "call"; }, [&] { return call_impl(env, info, true, op); });
 }
 BYOL_FN(CallDrop) {
-  return guarded(env, op_name(env, info), [&] { return call_impl(env, info, false); });
+  const OpEntry* op = nullptr;
+  return guarded(env, [&] { return op ? op->name.c_str() : "callDrop"; }, [&] { return call_impl(env, info, false, op); });
 }
 
 BYOL_FN(OpLookup) {

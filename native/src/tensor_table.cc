@@ -1,4 +1,6 @@
 // The handle table and the N-API conversion helpers shared by every source file.
+#include <cmath>
+
 #include "common.h"
 
 namespace byol {
@@ -65,14 +67,18 @@ bool is_nullish(napi_env env, napi_value v) {
   return t == napi_undefined || t == napi_null;
 }
 
+// The converters try the expected JavaScript type first and ask for the value's type only when that
+// fails: one N-API call instead of two on the hot path of every op call.
 int64_t to_int64(napi_env env, napi_value v, const char* what) {
-  napi_valuetype t = type_of(env, v);
-  if (t == napi_number) {
-    double d;
-    napi_get_value_double(env, v, &d);
-    if (d != static_cast<double>(static_cast<int64_t>(d))) throw JsError(std::string(what) + ": expected an integer, got " + std::to_string(d));
+  double d;
+  if (napi_get_value_double(env, v, &d) == napi_ok) {
+    // Range check first: casting a double outside int64's range is undefined behaviour.
+    if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) || d != std::floor(d)) {
+      throw JsError(std::string(what) + ": expected an integer, got " + std::to_string(d));
+    }
     return static_cast<int64_t>(d);
   }
+  napi_valuetype t = type_of(env, v);
   if (t == napi_bigint) {
     int64_t r;
     bool lossless;
@@ -85,12 +91,9 @@ int64_t to_int64(napi_env env, napi_value v, const char* what) {
 }
 
 double to_double(napi_env env, napi_value v, const char* what) {
+  double d;
+  if (napi_get_value_double(env, v, &d) == napi_ok) return d;
   napi_valuetype t = type_of(env, v);
-  if (t == napi_number) {
-    double d;
-    napi_get_value_double(env, v, &d);
-    return d;
-  }
   if (t == napi_bigint) return static_cast<double>(to_int64(env, v, what));
   if (t == napi_boolean) return to_bool(env, v, what) ? 1.0 : 0.0;
   throw JsError(std::string(what) + ": expected a number");
@@ -125,10 +128,18 @@ std::vector<int64_t> to_int_vector(napi_env env, napi_value v, const char* what)
   return out;
 }
 
+bool handle_of(napi_env env, napi_value v, int32_t* id) {
+  // Read as a double: napi_get_value_int32 would truncate 1.5 to 1 and wrap 2^32 + 1 to 1, NaN to 0,
+  // turning a wrong number into another live handle.
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok || !(d >= -2147483648.0 && d < 2147483648.0) || d != std::floor(d)) return false;
+  *id = static_cast<int32_t>(d);
+  return true;
+}
+
 const at::Tensor& to_tensor(napi_env env, napi_value v, const char* what) {
-  if (type_of(env, v) != napi_number) throw JsError(std::string(what) + ": expected a tensor handle");
   int32_t id;
-  napi_get_value_int32(env, v, &id);
+  if (!handle_of(env, v, &id)) throw JsError(std::string(what) + ": expected a tensor handle");
   return get_tensor(id);
 }
 
@@ -163,6 +174,13 @@ napi_value from_tensor(napi_env env, const at::Tensor& t) {
   return r;
 }
 
+napi_value from_tensor(napi_env env, at::Tensor&& t) {
+  if (!t.defined()) return null_value(env);
+  napi_value r;
+  napi_create_int32(env, put_tensor(std::move(t)), &r);
+  return r;
+}
+
 napi_value from_int_vector(napi_env env, c10::IntArrayRef v) {
   napi_value arr;
   napi_create_array_with_length(env, v.size(), &arr);
@@ -192,12 +210,35 @@ void register_exports(napi_env env, napi_value exports, const std::vector<Export
 }
 
 namespace {
+// release(id, ...) or release([id, ...]): frees handles; anything that is not a live handle is ignored.
+void release_value(napi_env env, napi_value v) {
+  int32_t id;
+  if (handle_of(env, v, &id)) {
+    release_tensor(id);
+    return;
+  }
+  bool is_array = false;
+  napi_is_array(env, v, &is_array);
+  if (!is_array) return;
+  uint32_t n;
+  napi_get_array_length(env, v, &n);
+  for (uint32_t i = 0; i < n; ++i) {
+    napi_value e;
+    napi_get_element(env, v, i, &e);
+    if (handle_of(env, e, &id)) release_tensor(id);
+  }
+}
+
 BYOL_FN(Release) {
   return guarded(env, "release", [&] {
-    auto a = args_of(env, info, 1, "release");
-    for (auto v : a) {
-      int32_t id;
-      if (napi_get_value_int32(env, v, &id) == napi_ok) release_tensor(id);
+    // Called once per disposed tensor: read the usual single argument without a heap allocation.
+    size_t argc = 4;
+    napi_value argv[4];
+    napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+    if (argc <= 4) {
+      for (size_t i = 0; i < argc; ++i) release_value(env, argv[i]);
+    } else {
+      for (auto v : args_of(env, info, 0, "release")) release_value(env, v);
     }
     return undefined(env);
   });

@@ -9,7 +9,10 @@ import { applyThreads } from "../train/build.js";
 import { train, writeConfig, type DataParallel } from "../train/trainer.js";
 import { evaluateRun } from "../train/evaluate-run.js";
 import { ENCODER_FILE, saveEncoder } from "../train/export.js";
+import type { ResNet } from "../nn/resnet.js";
 import { intFlag, numFlag, parse } from "./args.js";
+import { joinFromEnv } from "../train/dist-context.js";
+import { isRankProcess, launchLocal } from "../train/launcher.js";
 
 export const TRAIN_HELP = `byol train [options]
   Pretrains an encoder with BYOL, evaluates it against baselines and writes a run folder.
@@ -102,25 +105,39 @@ export async function trainCommand(argv: string[], hooks: TrainCommandHooks = {}
   if (!values.resume && existsSync(join(runDir, "checkpoints", "last.safetensors"))) {
     throw new UserError(`${runDir} already holds a run; continue it with --resume ${runDir} or choose another --out`);
   }
-  const dp = hooks.dp ?? null;
+  // --nproc N on one machine: this process becomes a launcher of N ranks (torchrun's variables).
+  // The launcher fixes the run folder so that every rank agrees on it.
+  if (cfg.nproc > 1 && !isRankProcess()) return launchLocal(cfg.nproc, ["train", ...argv, ...(values.out || values.resume ? [] : ["--out", runDir])]);
+  const rank = hooks.dp ? null : joinFromEnv(cfg.device);
+  if (rank) {
+    cfg.device = rank.device;
+    cfg.nproc = rank.ctx.worldSize;
+  }
+  const dp = hooks.dp ?? rank?.dp ?? null;
   const rank0 = !dp || dp.rank === 0;
   const log = (s: string) => rank0 && !values.quiet && process.stderr.write(s + "\n");
   if (cfg.device !== "cpu") T.resolveDevice(cfg.device);
   const threads = await applyThreads(cfg);
-  log(`byol-ts: libtorch ${T.torchVersion()}, device ${cfg.device}, ${threads} thread(s), preset ${cfg.preset}, run folder ${runDir}`);
   const data = await resolveDataset(cfg.dataset, {
     dataDir: cfg.dataDir ?? undefined, limit: cfg.datasetLimit ?? undefined, imageSize: cfg.imageSize, onBadImage: cfg.onBadImage,
   });
+  // Printed once the inputs are known to be good, so that a bad input is reported in one line.
+  log(`byol-ts: libtorch ${T.torchVersion()}, device ${cfg.device}, ${threads} thread(s), preset ${cfg.preset}, run folder ${runDir}`);
   log(`dataset ${data.name}: ${data.train.n} pretraining images ${data.train.channels}x${data.train.height}x${data.train.width}` + (data.test ? `, ${data.test.n} test images` : ""));
   if (rank0) writeConfig(runDir, cfg);
   const stopAfter = intFlag(values["stop-after"], "stop-after", 1);
   const result = await train(cfg, data, { runDir, resume: Boolean(values.resume), stopAfterStep: stopAfter, quiet: values.quiet, dp });
+  if (rank) {
+    // Every rank has finished its last step; rank 0 alone evaluates and writes the rest.
+    rank.pg.barrier();
+    rank.pg.destroy();
+  }
   if (result.interrupted) {
     log(`stopped at step ${result.step}; the checkpoint is saved. Continue with: byol train --resume ${runDir}`);
     return stopAfter !== undefined ? 0 : 130;
   }
   if (!rank0) return 0;
-  const encoder = result.learner.online.encoder;
+  const encoder = result.learner.online.encoder as ResNet;
   saveEncoder(join(runDir, ENCODER_FILE), encoder, {
     encoder: cfg.encoder, channels: data.train.channels, height: data.train.height, width: data.train.width,
     mean: data.mean, std: data.std, dataset: data.name,

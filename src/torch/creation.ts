@@ -50,17 +50,18 @@ export function tensor(data: TypedArray | number[] | number[][] | number[][][], 
   const wantBool = o.dtype === "bool";
   let t = new Tensor(native.fromBuffer(arr, s, DTYPE_CODE[wantBool ? "uint8" : natural]));
   const want = o.dtype ?? natural;
-  if (want !== natural || wantBool) {
-    const c = t.to(want);
-    t.dispose();
-    t = c;
-  }
-  if (o.device && o.device !== "cpu") {
-    const m = t.to(o.device);
-    t.dispose();
-    t = m;
-  }
+  if (want !== natural || wantBool) t = replace(t, () => t.to(want));
+  if (o.device && o.device !== "cpu") t = replace(t, () => t.to(o.device!));
   return finish(t, o);
+}
+
+// make() from t, then t is freed, also when make throws (a bad device, say), so nothing leaks.
+function replace(t: Tensor, make: () => Tensor): Tensor {
+  try {
+    return make();
+  } finally {
+    t.dispose();
+  }
 }
 
 export function scalarTensor(v: number, o: TensorOptions = {}): Tensor {

@@ -10,3 +10,4 @@ export * from "./device.js";
 export { callOp, opSchema } from "./generic.js";
 export { hasOp } from "./op.js";
 export { saveSafetensors, loadSafetensors, serializeTensors, deserializeTensors } from "./safetensors.js";
+export { ProcessGroup, averageGradients, broadcastParameters, DEFAULT_DIST_TIMEOUT_MS, type DistBackend, type ReduceOp, type ProcessGroupOptions } from "./distributed.js";

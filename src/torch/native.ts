@@ -11,7 +11,7 @@ export interface NativeAddon {
   opReturns(op: number): string[];
   call(op: number, ...args: unknown[]): any;
   callDrop(op: number, ...args: unknown[]): void;
-  release(...ids: number[]): void;
+  release(...ids: (number | number[])[]): void;
   liveTensors(): number;
   share(id: number): number;
   fromBuffer(data: ArrayBufferView | ArrayBuffer, shape: number[], dtype: number): number;

@@ -37,9 +37,16 @@ function build(decoded: ReturnType<typeof decodeSafetensors>, device: string) {
     bytes.set(e.data);
     let t = new Tensor(native.fromBuffer(bytes, e.shape, DTYPE_CODE[dtype]));
     if (device !== "cpu") {
-      const m = t.to(device);
-      t.dispose();
-      t = m;
+      try {
+        const m = t.to(device);
+        t.dispose();
+        t = m;
+      } catch (err) {
+        // A bad device fails on the first tensor: free it and the ones made before it.
+        t.dispose();
+        for (const done of Object.values(tensors)) done.dispose();
+        throw err;
+      }
     }
     tensors[e.name] = t;
   }

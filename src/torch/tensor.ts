@@ -2,7 +2,7 @@
 import { native } from "./native.js";
 import { op } from "./op.js";
 import { DType, DTYPE_CODE, MEMORY_FORMAT, MemoryFormat, TypedArray, dtypeFromCode, viewAs } from "./dtype.js";
-import { finalizer, track } from "./scope.js";
+import { escape, track, untrack } from "./scope.js";
 
 export type Scalar = number | boolean;
 export type TensorOrScalar = Tensor | Scalar;
@@ -51,10 +51,11 @@ export class Tensor {
   /** The addon's handle; -1 once disposed (any later use fails with a clear error). */
   id: number;
   private _kept = false;
+  /** @internal Whether the GC backstop holds this tensor (managed by scope.ts). */
+  _registered = false;
 
   constructor(id: number) {
     this.id = id;
-    finalizer.register(this, id, this);
     track(this);
   }
 
@@ -76,12 +77,15 @@ export class Tensor {
   dispose(): void {
     if (this.id < 0) return;
     native.release(this.id);
-    finalizer.unregister(this);
     this.id = -1;
+    untrack(this);
   }
   /** Exempts the tensor from every enclosing scope; it lives until dispose(). */
   keep(): this {
-    this._kept = true;
+    if (!this._kept) {
+      this._kept = true;
+      escape(this);
+    }
     return this;
   }
 

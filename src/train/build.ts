@@ -43,10 +43,10 @@ export function makeOptimizer(cfg: TrainConfig, learner: BYOL): Optimizer {
   const o = cfg.optimizer;
   const named = learner.namedTrainableParameters();
   const groups = o.excludeBiasAndNorm
-    ? splitDecay(named, o.weightDecay)
-    : [{ params: named.map(([, p]) => p), names: named.map(([n]) => n), weightDecay: o.weightDecay, lars: true }];
+    ? splitDecay(named, { weightDecay: o.weightDecay })
+    : [{ params: named.map(([, p]: [string, T.Tensor]) => p), names: named.map(([n]: [string, T.Tensor]) => n), weightDecay: o.weightDecay, lars: true }];
   const lr = peakLr(cfg);
-  if (o.name === "lars") return new LARS(groups, { lr, momentum: o.momentum, weightDecay: o.weightDecay, trustCoefficient: o.trustCoefficient });
+  if (o.name === "lars") return new LARS(groups, { lr, momentum: o.momentum, weightDecay: o.weightDecay, eta: o.trustCoefficient });
   if (o.name === "sgd") return new SGD(groups, { lr, momentum: o.momentum, weightDecay: o.weightDecay });
   return new AdamW(groups, { lr, weightDecay: o.weightDecay });
 }
@@ -59,7 +59,7 @@ export function makeAugmenters(cfg: TrainConfig, channels: number, mean: number[
 /** Intra-op threads: the configured count, or every core the process may use. */
 export async function applyThreads(cfg: TrainConfig): Promise<number> {
   const os = await import("node:os");
-  const n = cfg.threads > 0 ? cfg.threads : Math.max(1, Math.floor(os.availableParallelism() / Math.max(1, cfg.nproc)));
+  const n = cfg.threads > 0 ? cfg.threads : Math.max(1, Math.floor(os.availableParallelism() / Math.max(1, Number(process.env.LOCAL_WORLD_SIZE ?? cfg.nproc))));
   T.setNumThreads(n);
   return n;
 }

@@ -9,6 +9,7 @@ import { OnlineProbe } from "../eval/online-probe.js";
 import { extractFeatures } from "../eval/features.js";
 import { knnTop1 } from "../eval/knn.js";
 import type { BYOL } from "../byol/learner.js";
+import type { ResNet } from "../nn/resnet.js";
 import type { Optimizer } from "../optim/index.js";
 import { UserError } from "../util/errors.js";
 import { type TrainConfig } from "./config.js";
@@ -27,6 +28,8 @@ export interface DataParallel {
   averageGradients(params: T.Tensor[]): void;
   /** Element-wise mean over ranks of a few numbers (for logging). */
   meanOf(values: number[]): number[];
+  /** Swaps the learner's BatchNorm layers for cross-replica ones (optional). */
+  syncBatchNorm?(learner: BYOL): void;
 }
 
 export interface TrainOptions {
@@ -70,11 +73,13 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
 
   T.manualSeed(cfg.seed);
   const learner = makeLearner(cfg, channels);
+  // Cross-replica BatchNorm: statistics over the global batch, as the paper's large-batch runs.
+  if (cfg.syncBatchNorm && dp?.syncBatchNorm) dp.syncBatchNorm(learner);
   const optimizer = makeOptimizer(cfg, learner);
   const augs = makeAugmenters(cfg, channels, data.mean, data.std);
   const numClasses = set.classes?.length ?? 0;
   const probe = cfg.onlineProbe.enabled && set.labels && numClasses > 1
-    ? new OnlineProbe(learner.online.encoder.outDim, numClasses, { lr: cfg.onlineProbe.lr, weightDecay: 0, device: cfg.device })
+    ? new OnlineProbe((learner.online.encoder as ResNet).outDim, numClasses, { lr: cfg.onlineProbe.lr, weightDecay: 0, device: cfg.device })
     : null;
 
   // Every rank must start from the same weights: rank 0's.

@@ -1,0 +1,69 @@
+// `npm run bench:augment`: images per second of each BYOL view on batches of 256, for 28x28x1 images
+// (gray28 presets) and 32x32x3 images (cifar presets), on the CPU with 2 threads and on CUDA when there
+// is a GPU. One JSON line per measurement; the whole run stays well under a minute.
+import * as T from "../src/torch/index.js";
+import { ViewAugmenter, presetByName, type PresetName } from "../src/augment/index.js";
+
+const BATCH = 256;
+const SECONDS_PER_CASE = Number(process.env.BENCH_SECONDS ?? 2.5);
+const CPU_THREADS = Number(process.env.BENCH_THREADS ?? 2);
+
+interface Case {
+  preset: PresetName;
+  channels: number;
+  side: number;
+}
+
+const CASES: Case[] = [
+  { preset: "gray28", channels: 1, side: 28 },
+  { preset: "cifar", channels: 3, side: 32 },
+];
+
+function sync(device: string): void {
+  if (device.startsWith("cuda")) T.cuda.synchronize();
+}
+
+/**
+ * Milliseconds per call of fn over at least 5 calls and about SECONDS_PER_CASE seconds, after 3 warm-ups:
+ * the median (robust to a busy machine stealing a thread now and then) and the best.
+ */
+function timeIt(device: string, fn: () => void): { median: number; best: number; iters: number } {
+  for (let i = 0; i < 3; i++) fn();
+  sync(device);
+  const times: number[] = [];
+  const t0 = performance.now();
+  while (times.length < 5 || performance.now() - t0 < SECONDS_PER_CASE * 1000) {
+    const t = performance.now();
+    fn();
+    // Synchronise every call on CUDA, so each time covers the work and not just its launch.
+    sync(device);
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  return { median: times[Math.floor(times.length / 2)]!, best: times[0]!, iters: times.length };
+}
+
+function bench(device: string): void {
+  for (const c of CASES) {
+    const [t1, t2] = presetByName(c.preset, c.side, Array(c.channels).fill(0.5), Array(c.channels).fill(0.25));
+    const augs = [new ViewAugmenter(t1, c.channels), new ViewAugmenter(t2, c.channels)];
+    T.manualSeed(0);
+    const x = T.randint(0, 256, [BATCH, c.channels, c.side, c.side], { dtype: "uint8", device }).keep();
+    augs.forEach((aug, v) => {
+      const { median, best, iters } = timeIt(device, () => aug.apply(x).dispose());
+      console.log(JSON.stringify({
+        bench: "augment", device, threads: device === "cpu" ? T.getNumThreads() : undefined, preset: c.preset,
+        shape: [BATCH, c.channels, c.side, c.side], view: v + 1, iters,
+        ms_per_batch: +median.toFixed(2), img_per_s: Math.round((BATCH * 1000) / median),
+        best_ms_per_batch: +best.toFixed(2), best_img_per_s: Math.round((BATCH * 1000) / best),
+      }));
+    });
+    x.dispose();
+  }
+}
+
+T.setNumThreads(CPU_THREADS);
+T.noGrad(() => {
+  bench("cpu");
+  if (T.cuda.isAvailable()) bench("cuda");
+});

@@ -1,0 +1,3 @@
+// The BYOL learner, its loss and the target update.
+export { BYOL, type BYOLOptions, type Encoder, type ForwardLossResult, type OnlineNetwork, type TargetNetwork } from "./learner.js";
+export { byolLoss, symmetricByolLoss } from "./loss.js";

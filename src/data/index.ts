@@ -1,0 +1,12 @@
+// Public API of src/data, and `resolveDataset`, which turns a dataset name from the command line
+// into loaded train and test sets with their normalisation statistics.
+export * from "./dataset.js";
+export * from "./idx.js";
+export * from "./cifar.js";
+export * from "./stl10.js";
+export * from "./folder.js";
+export * from "./loader.js";
+export * from "./npy.js";
+export { DecodePool, defaultWorkerCount } from "./decode-pool.js";
+export { decodeImageFile, type DecodeSize } from "./image-decode.js";
+export { resolveDataset, parseDatasetSpec, DATASET_FORMS, type ResolvedDataset, type ResolveOptions, type DatasetSpec } from "./resolve.js";

@@ -1,0 +1,10 @@
+// Public API of src/eval: features, kNN, linear probe, the online classifier, the full evaluation,
+// and the plain-TypeScript helpers of the run report.
+export { extractFeatures, rawPixelFeatures, type EmbedFn, type FeatureOptions } from "./features.js";
+export { knnPredict, knnTop1, accuracy, KNN_DEFAULTS, type KnnOptions } from "./knn.js";
+export { linearProbe, LINEAR_DEFAULTS, type LinearProbeOptions, type LinearProbeResult } from "./linear.js";
+export { OnlineProbe, type OnlineProbeOptions, type OnlineProbeStep, type OnlineProbeEpoch } from "./online-probe.js";
+export { headOptimizer, HEAD_LR, type HeadOptimizerName } from "./head-optimizer.js";
+export { evaluateRepresentations, prepareSplits, type EvaluateOptions, type EvaluationResult, type EncoderScores } from "./evaluate.js";
+export { embeddingMap, pca, type PcaOptions, type PcaResult } from "./embedding-map.js";
+export { topKNeighbors, l2NormalizeRows, type NeighborOptions, type NeighborResult } from "./neighbors.js";

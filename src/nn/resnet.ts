@@ -1,0 +1,199 @@
+// ResNet-18/34/50 encoders with torchvision's structure and tensor names (conv1, bn1, layer1.0.conv1,
+// layer2.0.downsample.0, ...), without the classifier: forward returns the globally pooled features
+// [N, outDim]. Two stems: "imagenet" (7x7 stride-2 conv + 3x3 stride-2 max-pool, as torchvision) and
+// "small" (3x3 stride-1 conv, no max-pool, the usual choice for 28–32 px images). A width multiplier
+// scales every stage (0.25 → 16, 32, 64, 128 channels) for small machines.
+import * as T from "../torch/index.js";
+import { UserError } from "../util/errors.js";
+import { kaimingNormal_ } from "./init.js";
+import { BatchNorm2d, BatchNormBase } from "./layers/batchnorm.js";
+import { Conv2d } from "./layers/conv.js";
+import { AdaptiveAvgPool2d, MaxPool2d } from "./layers/pooling.js";
+import { Identity, ReLU } from "./layers/activation.js";
+import { Sequential } from "./layers/sequential.js";
+import { Module } from "./module.js";
+
+export type Stem = "imagenet" | "small";
+
+export interface ResNetOptions {
+  /** Input channels (3 for RGB, 1 for grayscale). Default 3. */
+  inChannels?: number;
+  /** Default "imagenet". */
+  stem?: Stem;
+  /** Scales every stage's width (default 1). */
+  widthMultiplier?: number;
+  /**
+   * Stride of the small stem's 3x3 conv (default 1). 2 halves the resolution before the first stage:
+   * a quarter of the compute on 28x28 inputs, for training on a CPU. The imagenet stem ignores it.
+   */
+  stemStride?: number;
+  /** Convert inputs (and the weights, via toChannelsLast) to channels-last memory format. */
+  channelsLast?: boolean;
+}
+
+/** Two 3x3 convolutions with a shortcut (ResNet-18/34). */
+export class BasicBlock extends Module {
+  static readonly expansion = 1;
+  readonly conv1: Conv2d;
+  readonly bn1: BatchNorm2d;
+  readonly relu: ReLU;
+  readonly conv2: Conv2d;
+  readonly bn2: BatchNorm2d;
+  readonly downsample: Sequential | null;
+
+  constructor(inplanes: number, planes: number, stride = 1, downsample: Sequential | null = null) {
+    super();
+    this.conv1 = this.registerModule("conv1", new Conv2d(inplanes, planes, 3, { stride, padding: 1, bias: false }));
+    this.bn1 = this.registerModule("bn1", new BatchNorm2d(planes));
+    this.relu = this.registerModule("relu", new ReLU(true));
+    this.conv2 = this.registerModule("conv2", new Conv2d(planes, planes, 3, { padding: 1, bias: false }));
+    this.bn2 = this.registerModule("bn2", new BatchNorm2d(planes));
+    this.downsample = downsample ? this.registerModule("downsample", downsample) : null;
+  }
+
+  forward(x: T.Tensor): T.Tensor {
+    return T.tidy(() => {
+      const out = this.bn2.forward(this.conv2.forward(this.bn1.forward(this.conv1.forward(x)).relu_()));
+      // In place like torchvision: batch-norm's backward does not need its output.
+      return out.add_(this.downsample ? this.downsample.forward(x) : x).relu_();
+    });
+  }
+}
+
+/** 1x1 → 3x3 (stride here, torchvision's "v1.5") → 1x1 with 4x expansion (ResNet-50). */
+export class Bottleneck extends Module {
+  static readonly expansion = 4;
+  readonly conv1: Conv2d;
+  readonly bn1: BatchNorm2d;
+  readonly conv2: Conv2d;
+  readonly bn2: BatchNorm2d;
+  readonly conv3: Conv2d;
+  readonly bn3: BatchNorm2d;
+  readonly relu: ReLU;
+  readonly downsample: Sequential | null;
+
+  constructor(inplanes: number, planes: number, stride = 1, downsample: Sequential | null = null) {
+    super();
+    const width = planes;
+    this.conv1 = this.registerModule("conv1", new Conv2d(inplanes, width, 1, { bias: false }));
+    this.bn1 = this.registerModule("bn1", new BatchNorm2d(width));
+    this.conv2 = this.registerModule("conv2", new Conv2d(width, width, 3, { stride, padding: 1, bias: false }));
+    this.bn2 = this.registerModule("bn2", new BatchNorm2d(width));
+    this.conv3 = this.registerModule("conv3", new Conv2d(width, planes * Bottleneck.expansion, 1, { bias: false }));
+    this.bn3 = this.registerModule("bn3", new BatchNorm2d(planes * Bottleneck.expansion));
+    this.relu = this.registerModule("relu", new ReLU(true));
+    this.downsample = downsample ? this.registerModule("downsample", downsample) : null;
+  }
+
+  forward(x: T.Tensor): T.Tensor {
+    return T.tidy(() => {
+      let out = this.bn1.forward(this.conv1.forward(x)).relu_();
+      out = this.bn2.forward(this.conv2.forward(out)).relu_();
+      out = this.bn3.forward(this.conv3.forward(out));
+      return out.add_(this.downsample ? this.downsample.forward(x) : x).relu_();
+    });
+  }
+}
+
+type BlockClass = (typeof BasicBlock | typeof Bottleneck) & { expansion: number };
+
+export class ResNet extends Module {
+  /** Size of the representation y returned by forward. */
+  readonly outDim: number;
+  readonly stem: Stem;
+  readonly inChannels: number;
+  readonly widthMultiplier: number;
+  readonly stemStride: number;
+  readonly widths: number[];
+  channelsLast: boolean;
+  private readonly stages: Sequential[];
+
+  constructor(block: BlockClass, layers: number[], opts: ResNetOptions = {}) {
+    super();
+    this.inChannels = opts.inChannels ?? 3;
+    this.stem = opts.stem ?? "imagenet";
+    this.widthMultiplier = opts.widthMultiplier ?? 1;
+    this.channelsLast = opts.channelsLast ?? false;
+    this.stemStride = opts.stemStride ?? 1;
+    if (this.stemStride !== 1 && this.stemStride !== 2) throw new UserError(`ResNet: stemStride must be 1 or 2, got ${opts.stemStride}`);
+    if (!Number.isInteger(this.inChannels) || this.inChannels < 1) throw new UserError(`ResNet: inChannels must be a positive integer, got ${opts.inChannels}`);
+    if (this.stem !== "imagenet" && this.stem !== "small") throw new UserError(`ResNet: stem must be "imagenet" or "small", got "${opts.stem}"`);
+    if (!(this.widthMultiplier > 0) || !Number.isFinite(this.widthMultiplier)) throw new UserError(`ResNet: widthMultiplier must be a positive number, got ${opts.widthMultiplier}`);
+    this.widths = [64, 128, 256, 512].map((w) => Math.max(1, Math.round(w * this.widthMultiplier)));
+    let inplanes = this.widths[0];
+    const small = this.stem === "small";
+    this.registerModule("conv1", new Conv2d(this.inChannels, inplanes, small ? 3 : 7, { stride: small ? this.stemStride : 2, padding: small ? 1 : 3, bias: false }));
+    this.registerModule("bn1", new BatchNorm2d(inplanes));
+    this.registerModule("relu", new ReLU(true));
+    this.registerModule("maxpool", small ? new Identity() : new MaxPool2d(3, 2, 1));
+    this.stages = layers.map((blocks, i) => {
+      const planes = this.widths[i];
+      const stride = i === 0 ? 1 : 2;
+      let downsample: Sequential | null = null;
+      if (stride !== 1 || inplanes !== planes * block.expansion) {
+        downsample = new Sequential(new Conv2d(inplanes, planes * block.expansion, 1, { stride, bias: false }), new BatchNorm2d(planes * block.expansion));
+      }
+      const stage = new Sequential(new block(inplanes, planes, stride, downsample));
+      inplanes = planes * block.expansion;
+      for (let b = 1; b < blocks; b++) stage.append(new block(inplanes, planes));
+      return this.registerModule(`layer${i + 1}`, stage);
+    });
+    this.registerModule("avgpool", new AdaptiveAvgPool2d(1));
+    this.outDim = inplanes;
+    this.initWeights();
+    if (this.channelsLast) this.toChannelsLast();
+  }
+
+  // torchvision's ResNet init: convolutions He-normal (fan_out, relu), BatchNorm weight 1 and bias 0.
+  private initWeights(): void {
+    for (const m of this.modules()) {
+      if (m instanceof Conv2d) kaimingNormal_(m.weight, 0, "fan_out", "relu");
+      else if (m instanceof BatchNormBase) {
+        T.noGrad(() => {
+          m.weight?.fill_(1);
+          m.bias?.zero_();
+        });
+      }
+    }
+  }
+
+  override resetParameters(): this {
+    super.resetParameters();
+    this.initWeights();
+    return this;
+  }
+
+  override toChannelsLast(): this {
+    this.channelsLast = true;
+    return super.toChannelsLast();
+  }
+
+  forward(x: T.Tensor): T.Tensor {
+    const shape = x.shape;
+    if (shape.length !== 4 || shape[1] !== this.inChannels) {
+      throw new UserError(`ResNet: expected images [N, ${this.inChannels}, H, W], got shape [${shape}]`);
+    }
+    return T.tidy(() => {
+      let h = this.channelsLast ? x.contiguous("channelsLast") : x;
+      h = this.child("bn1").forward(this.child("conv1").forward(h)).relu_();
+      h = this.child("maxpool").forward(h);
+      for (const s of this.stages) h = s.forward(h);
+      return this.child("avgpool").forward(h).flatten(1);
+    });
+  }
+}
+
+export function resnet18(opts: ResNetOptions = {}): ResNet {
+  return new ResNet(BasicBlock, [2, 2, 2, 2], opts);
+}
+
+export function resnet34(opts: ResNetOptions = {}): ResNet {
+  return new ResNet(BasicBlock, [3, 4, 6, 3], opts);
+}
+
+export function resnet50(opts: ResNetOptions = {}): ResNet {
+  return new ResNet(Bottleneck, [3, 4, 6, 3], opts);
+}
+
+export const RESNETS = { resnet18, resnet34, resnet50 } as const;
+export type ResNetName = keyof typeof RESNETS;

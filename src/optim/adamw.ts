@@ -1,0 +1,47 @@
+// AdamW (decoupled weight decay), as torch.optim.AdamW:
+//   w ← w·(1 − lr·wd);  m ← β₁m + (1 − β₁)g;  v ← β₂v + (1 − β₂)g²
+//   w ← w − lr/(1 − β₁ᵗ) · m / (√v/√(1 − β₂ᵗ) + ε)
+// The step count t is the optimizer's (all parameters step together).
+import * as T from "../torch/index.js";
+import { UserError } from "../util/errors.js";
+import * as F from "./foreach.js";
+import { GroupStep, Optimizer, ParamGroup } from "./optimizer.js";
+
+export interface AdamWOptions {
+  lr?: number;
+  betas?: [number, number];
+  eps?: number;
+  /** Default 0.01 (PyTorch's). */
+  weightDecay?: number;
+}
+
+export class AdamW extends Optimizer {
+  readonly betas: [number, number];
+  readonly eps: number;
+
+  constructor(groups: ParamGroup[] | T.Tensor[], opts: AdamWOptions = {}) {
+    super(groups, { lr: opts.lr ?? 1e-3, weightDecay: opts.weightDecay ?? 1e-2 }, ["exp_avg", "exp_avg_sq"]);
+    this.betas = opts.betas ?? [0.9, 0.999];
+    this.eps = opts.eps ?? 1e-8;
+    for (const b of this.betas) if (!(b >= 0 && b < 1)) throw new UserError(`AdamW: betas must be in [0, 1), got [${this.betas}]`);
+    if (!(this.eps > 0)) throw new UserError(`AdamW: eps must be positive, got ${opts.eps}`);
+  }
+
+  protected updateGroup({ group, params, grads, state }: GroupStep, t: number): void {
+    const { lr, weightDecay: wd } = group;
+    const [b1, b2] = this.betas;
+    const m = state.exp_avg;
+    const v = state.exp_avg_sq;
+    if (wd) F.mulScalar_(params, 1 - lr * wd);
+    F.mulScalar_(m, b1);
+    F.add_(m, grads, 1 - b1);
+    F.mulScalar_(v, b2);
+    F.addcmul_(v, grads, grads, 1 - b2);
+    const bc1 = 1 - b1 ** t;
+    const bc2 = 1 - b2 ** t;
+    const denom = F.sqrt(v);
+    F.divScalar_(denom, Math.sqrt(bc2));
+    F.addScalar_(denom, this.eps);
+    F.addcdiv_(params, m, denom, -lr / bc1);
+  }
+}

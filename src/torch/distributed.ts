@@ -1,0 +1,141 @@
+// torch.distributed for TypeScript: a process group over libtorch's c10d (Gloo on CPU, NCCL on CUDA)
+// and the two operations data-parallel training is built from (broadcast the initial weights, average
+// the gradients). Every call blocks until all ranks have taken part, or throws once the group's timeout
+// has passed or a peer has gone away; after a failure the group is unusable (create a new one).
+import { native } from "./native.js";
+import { Tensor } from "./tensor.js";
+import { tensor, zeros } from "./creation.js";
+
+export type DistBackend = "gloo" | "nccl";
+export type ReduceOp = "sum" | "avg" | "max" | "min" | "product";
+
+export interface ProcessGroupOptions {
+  rank: number;
+  worldSize: number;
+  /** Where rank 0 listens for the rendezvous (torchrun's MASTER_ADDR). */
+  masterAddr: string;
+  /** torchrun's MASTER_PORT. */
+  masterPort: number;
+  /** Default: "gloo". NCCL needs CUDA tensors, one process per GPU. */
+  backend?: DistBackend;
+  /** Bound on the rendezvous and on every collective (default 30 minutes, as torch.distributed). */
+  timeoutMs?: number;
+}
+
+export const DEFAULT_DIST_TIMEOUT_MS = 30 * 60 * 1000;
+
+export class ProcessGroup {
+  private id: number;
+  private constructor(
+    id: number,
+    readonly rank: number,
+    readonly worldSize: number,
+    readonly backend: DistBackend,
+    readonly timeoutMs: number,
+  ) {
+    this.id = id;
+  }
+
+  /** Backends this build of the addon can create ("gloo" always on Debian's libtorch; "nccl" with CUDA). */
+  static backends(): DistBackend[] {
+    return native.distBackends() as DistBackend[];
+  }
+
+  /** Joins the group: returns once all worldSize ranks have connected (throws after timeoutMs). */
+  static init(opts: ProcessGroupOptions): ProcessGroup {
+    const backend = opts.backend ?? "gloo";
+    const timeoutMs = opts.timeoutMs ?? DEFAULT_DIST_TIMEOUT_MS;
+    const id = native.distInit({
+      rank: opts.rank, worldSize: opts.worldSize, masterAddr: opts.masterAddr, masterPort: opts.masterPort, backend, timeoutMs,
+    }) as number;
+    return new ProcessGroup(id, opts.rank, opts.worldSize, backend, timeoutMs);
+  }
+
+  private get handle(): number {
+    if (this.id < 0) throw new Error("this process group was destroyed");
+    return this.id;
+  }
+
+  /**
+   * Reduces the tensors over all ranks, in place. Several tensors travel as one flat buffer per dtype
+   * and device (one collective). "avg" is the sum divided by the world size (floating point only).
+   */
+  allReduce(tensors: Tensor | Tensor[], op: ReduceOp = "sum"): void {
+    const list = Array.isArray(tensors) ? tensors : [tensors];
+    if (list.length) native.distAllReduce(this.handle, list.map((t) => t.id), op);
+  }
+
+  /** Every rank's copy of t (all ranks pass the same shape and dtype), indexed by rank. */
+  allGather(t: Tensor): Tensor[] {
+    return (native.distAllGather(this.handle, t.id) as number[]).map((h) => new Tensor(h));
+  }
+
+  /** Copies root's values into these tensors on every rank, in place. */
+  broadcast(tensors: Tensor | Tensor[], root = 0): void {
+    const list = Array.isArray(tensors) ? tensors : [tensors];
+    if (list.length) native.distBroadcast(this.handle, list.map((t) => t.id), root);
+  }
+
+  barrier(): void {
+    native.distBarrier(this.handle);
+  }
+
+  /**
+   * The sum of t over all ranks, as a new tensor that autograd differentiates through: its backward
+   * all-reduces the gradient (∂(Σ_s L_s)/∂t_r = Σ_s ∂L_s/∂y). Every rank must run backward through it.
+   */
+  allReduceDifferentiable(t: Tensor): Tensor {
+    return new Tensor(native.distAllReduceDiff(this.handle, t.id) as number);
+  }
+
+  /** Leaves the group and frees it (rank 0 also stops the rendezvous server). Call it on every rank. */
+  destroy(): void {
+    if (this.id < 0) return;
+    native.distDestroy(this.id);
+    this.id = -1;
+  }
+
+  get destroyed(): boolean {
+    return this.id < 0;
+  }
+}
+
+/**
+ * Replaces each parameter's gradient by its mean over the ranks, with one all-reduce of one flat buffer
+ * (per dtype and device): the gradients are concatenated, reduced and copied back. A flag per parameter
+ * travels in the same buffer, so that a parameter without a gradient on some ranks (unused there) still
+ * ends with the same averaged gradient everywhere, and one without a gradient on every rank keeps none.
+ */
+export function averageGradients(pg: ProcessGroup, params: Tensor[]): void {
+  if (pg.worldSize === 1 || params.length === 0) return;
+  const grads: Tensor[] = [];
+  const missing: number[] = [];
+  const flags = new Float32Array(params.length);
+  try {
+    for (let i = 0; i < params.length; i++) {
+      const g = params[i].grad;
+      if (g) {
+        flags[i] = 1;
+        grads.push(g);
+      } else {
+        missing.push(i);
+        grads.push(zeros(params[i].shape, { dtype: params[i].dtype, device: params[i].device }));
+      }
+    }
+    const flagT = tensor(flags, [params.length], { dtype: grads[0].dtype, device: params[0].device });
+    grads.push(flagT);
+    pg.allReduce(grads, "avg");
+    if (missing.length) {
+      const seen = flagT.toFloat32Array();
+      for (const i of missing) if (seen[i] > 0) params[i].grad = grads[i];
+    }
+  } finally {
+    for (const g of grads) g.dispose();
+  }
+}
+
+/** Copies root's values of these tensors (parameters and buffers) to every rank. */
+export function broadcastParameters(pg: ProcessGroup, tensors: Tensor[], root = 0): void {
+  if (pg.worldSize === 1 || tensors.length === 0) return;
+  pg.broadcast(tensors, root);
+}
