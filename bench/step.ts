@@ -7,9 +7,10 @@
 // The two implementations run alternately for ROUNDS rounds and the best time of each is kept, so that
 // load from other processes on a shared machine distorts the ratio less.
 //
-// Usage: npm run bench:step   (env: BENCH_THREADS=2, BENCH_ROUNDS=2, BENCH_CONFIGS=cpu-preset,resnet18-32px)
+// Usage: npm run bench:step   (env: BENCH_THREADS=2, BENCH_ROUNDS=3, BENCH_CONFIGS=cpu-preset,resnet18-32px)
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import * as T from "../src/torch/index.js";
 import { resnet18 } from "../src/nn/resnet.js";
@@ -32,11 +33,11 @@ interface Config {
 // The CPU preset's encoder (ResNet-18, small stem, 1 channel, 28x28, width/4, heads 512 → 128), and a
 // full-width ResNet-18 at 32x32 with BYOL's heads (4096 → 256) at a batch a 2-core machine can time quickly.
 const CONFIGS: Config[] = [
-  { name: "cpu-preset", channels: 1, imageSize: 28, widthDiv: 4, hidden: 512, proj: 128, batch: 128, steps: 5, warmup: 2 },
-  { name: "resnet18-32px", channels: 3, imageSize: 32, widthDiv: 1, hidden: 4096, proj: 256, batch: 16, steps: 3, warmup: 1 },
+  { name: "cpu-preset", channels: 1, imageSize: 28, widthDiv: 4, hidden: 512, proj: 128, batch: 128, steps: 4, warmup: 2 },
+  { name: "resnet18-32px", channels: 3, imageSize: 32, widthDiv: 1, hidden: 4096, proj: 256, batch: 16, steps: 2, warmup: 1 },
 ];
 const THREADS = Number(process.env.BENCH_THREADS ?? 2);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const ONLY = process.env.BENCH_CONFIGS?.split(",");
 const LR = 0.05;
 const MOMENTUM = 0.9;
@@ -112,6 +113,7 @@ function main(): void {
   for (const c of CONFIGS) {
     if (ONLY && !ONLY.includes(c.name)) continue;
     let best: { ts?: number; torch?: number } = {};
+    const loadBefore = loadavg()[0];
     for (let r = 0; r < ROUNDS; r++) {
       // Alternate the order each round so neither side always runs first.
       const order = r % 2 === 0 ? ["ts", "torch"] : ["torch", "ts"];
@@ -127,6 +129,8 @@ function main(): void {
     console.log(JSON.stringify({
       impl: "ratio", config: c.name, threads: THREADS, ts_ms_per_step: best.ts ?? null, torch_ms_per_step: best.torch ?? null,
       ratio: best.ts !== undefined && best.torch !== undefined ? round(best.ts / best.torch, 3) : null,
+      // Other processes on the machine distort both timings; a load above the core count makes the ratio noise.
+      load_avg_1m: [round(loadBefore), round(loadavg()[0])], cores: cpus().length,
     }));
   }
 }

@@ -2,6 +2,7 @@
 import { native } from "./native.js";
 import { DType, DTYPE_CODE } from "./dtype.js";
 import { Tensor } from "./tensor.js";
+import { UserError } from "../util/errors.js";
 
 export const cuda = {
   isAvailable: (): boolean => native.cudaAvailable(),
@@ -20,12 +21,12 @@ export const cuda = {
 export function resolveDevice(device: string): string {
   if (device === "cpu") return "cpu";
   if (/^cuda(:\d+)?$/.test(device)) {
-    if (!native.cudaAvailable()) throw new Error(`device ${device} requested but CUDA is not available (libtorch ${native.version()} without a usable GPU)`);
+    if (!native.cudaAvailable()) throw new UserError(`device ${device} requested but CUDA is not available (libtorch ${native.version()} without a usable GPU)`);
     const idx = device.includes(":") ? Number(device.split(":")[1]) : 0;
-    if (idx >= native.cudaDeviceCount()) throw new Error(`device ${device} requested but only ${native.cudaDeviceCount()} GPU(s) are present`);
+    if (idx >= native.cudaDeviceCount()) throw new UserError(`device ${device} requested but only ${native.cudaDeviceCount()} GPU(s) are present`);
     return device;
   }
-  throw new Error(`unknown device "${device}" (expected cpu, cuda or cuda:N)`);
+  throw new UserError(`unknown device "${device}" (expected cpu, cuda or cuda:N)`);
 }
 
 /** Seeds the CPU generator and every CUDA generator. */

@@ -53,6 +53,8 @@ export function makeOptimizer(cfg: TrainConfig, learner: BYOL): Optimizer {
 
 export function makeAugmenters(cfg: TrainConfig, channels: number, mean: number[], std: number[]): [ViewAugmenter, ViewAugmenter] {
   const [a, b] = presetByName(cfg.augment.preset, cfg.augment.outputSize, mean, std);
+  const min = cfg.augment.minScale;
+  if (min !== null) for (const v of [a, b]) v.crop.scale = [min, Math.max(min, v.crop.scale[1])];
   return [new ViewAugmenter(a, channels), new ViewAugmenter(b, channels)];
 }
 

@@ -40,7 +40,8 @@ export interface TrainConfig {
     excludeBiasAndNorm: boolean;
   };
   tauBase: number;
-  augment: { preset: "byol" | "cifar" | "gray28"; outputSize: number };
+  /** The view pair by name; minScale (if set) replaces the presets' smallest crop area fraction. */
+  augment: { preset: "byol" | "cifar" | "gray28"; outputSize: number; minScale: number | null };
   precision: "fp32" | "bf16";
   channelsLast: boolean;
   knn: { everyEpochs: number; k: number; temperature: number; monitorTrain: number; monitorTest: number };
@@ -68,14 +69,19 @@ const BASE: TrainConfig = {
   projector: { hiddenDim: 1024, outDim: 128 },
   predictor: { hiddenDim: 1024 },
   targetInit: "independent",
+  // The CPU preset trains for a few hundred steps, not the paper's hundreds of thousands: at the paper's
+  // LARS settings (trust coefficient 1e-3) the weights barely move in that time. Measured on
+  // Fashion-MNIST over 2 epochs (kNN top-1 of the monitor): LARS 0.3/1e-3 61.6%, LARS 1.0/0.02 63.8%,
+  // SGD 0.12 65.5-66.8%, SGD 0.3 with weight decay 1e-4 65.1% after one epoch. The gpu preset keeps LARS.
   optimizer: {
-    name: "lars", baseLr: 0.3, weightDecay: 1e-6, momentum: 0.9, trustCoefficient: 1e-3, warmupEpochs: 1,
+    name: "sgd", baseLr: 0.3, weightDecay: 1e-4, momentum: 0.9, trustCoefficient: 1e-3, warmupEpochs: 0.2,
     excludeBiasAndNorm: true,
   },
   tauBase: 0.99,
-  augment: { preset: "gray28", outputSize: 28 },
+  augment: { preset: "gray28", outputSize: 28, minScale: null },
   precision: "fp32",
-  channelsLast: false,
+  // Channels-last convolutions are ~40% faster on the CPU for this small ResNet (measured in PyTorch).
+  channelsLast: true,
   knn: { everyEpochs: 1, k: 200, temperature: 0.1, monitorTrain: 10000, monitorTest: 2000 },
   linearEval: { epochs: 30, maxTrain: null },
   onlineProbe: { enabled: true, lr: 0.01 },
@@ -96,13 +102,13 @@ const PRESETS: Record<PresetName, DeepPartial<TrainConfig>> = {
     preset: "gpu", device: "cuda", epochs: 100, batchSize: 512,
     encoder: { arch: "resnet18", stem: "small", stemStride: 1, widthMultiplier: 1 },
     projector: { hiddenDim: 4096, outDim: 256 }, predictor: { hiddenDim: 4096 },
-    optimizer: { baseLr: 0.3, weightDecay: 1e-6, warmupEpochs: 10 }, tauBase: 0.99,
+    optimizer: { name: "lars", baseLr: 0.3, weightDecay: 1e-6, warmupEpochs: 10 }, tauBase: 0.99,
     precision: "bf16", channelsLast: true, knn: { everyEpochs: 5, monitorTrain: 60000, monitorTest: 10000 },
     linearEval: { epochs: 50 }, checkpointEverySteps: 1000, logEverySteps: 20,
   },
   // Seconds, not minutes: for tests and for checking an installation.
   smoke: {
-    preset: "smoke", epochs: 2, batchSize: 32, datasetLimit: 512,
+    preset: "smoke", epochs: 2, channelsLast: false, batchSize: 32, datasetLimit: 512,
     encoder: { widthMultiplier: 0.125 }, projector: { hiddenDim: 64, outDim: 32 }, predictor: { hiddenDim: 64 },
     optimizer: { warmupEpochs: 1 }, knn: { everyEpochs: 1, k: 20, monitorTrain: 512, monitorTest: 256 },
     linearEval: { epochs: 5, maxTrain: 1000 }, checkpointEverySteps: 10, logEverySteps: 2,
@@ -195,6 +201,7 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   check(c.tauBase >= 0 && c.tauBase <= 1, `tauBase must be in [0, 1], got ${c.tauBase}`);
   check(["byol", "cifar", "gray28"].includes(c.augment.preset), `augment.preset must be byol, cifar or gray28, got "${c.augment.preset}"`);
   check(int(c.augment.outputSize) && c.augment.outputSize >= 8, `augment.outputSize must be an integer of at least 8, got ${c.augment.outputSize}`);
+  check(c.augment.minScale === null || (c.augment.minScale > 0 && c.augment.minScale <= 1), `augment.minScale must be in (0, 1] or null, got ${c.augment.minScale}`);
   check(c.precision === "fp32" || c.precision === "bf16", `precision must be fp32 or bf16, got "${c.precision}"`);
   check(int(c.knn.everyEpochs) && c.knn.everyEpochs >= 0, `knn.everyEpochs must be a non-negative integer (0 = never), got ${c.knn.everyEpochs}`);
   check(int(c.knn.k) && c.knn.k >= 1, `knn.k must be a positive integer, got ${c.knn.k}`);

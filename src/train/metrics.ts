@@ -1,16 +1,10 @@
 // metrics.jsonl: one JSON object per logged step, appended and flushed as training goes, so a
 // crashed or interrupted run keeps its history. On resume, rows past the checkpoint are dropped.
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import type { MetricRow as ReportRow } from "./report.js";
 
-export interface MetricRow {
-  step: number;
-  epoch: number;
-  loss: number;
-  lr: number;
-  tau: number;
-  img_per_s: number;
-  [extra: string]: number | string | null;
-}
+/** One line of metrics.jsonl (the report's row type, open to further per-run fields). */
+export type MetricRow = ReportRow & { [extra: string]: number | string | null | undefined };
 
 export class MetricsLog {
   constructor(readonly path: string, private readonly enabled = true) {}

@@ -1,8 +1,7 @@
 // 2-D convolution with PyTorch's parameter names (weight [out, in/groups, kh, kw], bias [out]) and init.
 import * as T from "../../torch/index.js";
 import { UserError } from "../../util/errors.js";
-import { defaultLayerInit_ } from "../init.js";
-import { Module } from "../module.js";
+import { WeightedLayer } from "./weighted.js";
 
 export interface Conv2dOptions {
   stride?: number | [number, number];
@@ -14,7 +13,7 @@ export interface Conv2dOptions {
 
 const pair = (v: number | [number, number]): [number, number] => (typeof v === "number" ? [v, v] : v);
 
-export class Conv2d extends Module {
+export class Conv2d extends WeightedLayer {
   readonly kernelSize: [number, number];
   readonly stride: [number, number];
   readonly padding: [number, number];
@@ -37,17 +36,6 @@ export class Conv2d extends Module {
     this.registerParameter("weight", T.empty([outChannels, inChannels / this.groups, ...this.kernelSize]));
     this.registerParameter("bias", opts.bias ?? true ? T.empty([outChannels]) : null);
     this.resetOwnParameters();
-  }
-
-  get weight(): T.Tensor {
-    return this.param("weight");
-  }
-  get bias(): T.Tensor | null {
-    return this.optionalParam("bias");
-  }
-
-  protected override resetOwnParameters(): void {
-    defaultLayerInit_(this.weight, this.bias);
   }
 
   forward(x: T.Tensor): T.Tensor {

@@ -1,10 +1,9 @@
 // Fully connected layer y = x·Wᵀ + b with PyTorch's names (weight [out, in], bias [out]) and init.
 import * as T from "../../torch/index.js";
 import { UserError } from "../../util/errors.js";
-import { defaultLayerInit_ } from "../init.js";
-import { Module } from "../module.js";
+import { WeightedLayer } from "./weighted.js";
 
-export class Linear extends Module {
+export class Linear extends WeightedLayer {
   constructor(readonly inFeatures: number, readonly outFeatures: number, opts: { bias?: boolean } = {}) {
     super();
     for (const [what, v] of [["in features", inFeatures], ["out features", outFeatures]] as const) {
@@ -13,17 +12,6 @@ export class Linear extends Module {
     this.registerParameter("weight", T.empty([outFeatures, inFeatures]));
     this.registerParameter("bias", opts.bias ?? true ? T.empty([outFeatures]) : null);
     this.resetOwnParameters();
-  }
-
-  get weight(): T.Tensor {
-    return this.param("weight");
-  }
-  get bias(): T.Tensor | null {
-    return this.optionalParam("bias");
-  }
-
-  protected override resetOwnParameters(): void {
-    defaultLayerInit_(this.weight, this.bias);
   }
 
   forward(x: T.Tensor): T.Tensor {
