@@ -7,7 +7,7 @@ import { epochOrder, subset, gatherBatch, type ImageSet, type ResolvedDataset } 
 import { evaluateRepresentations } from "../eval/evaluate.js";
 import { extractFeatures } from "../eval/features.js";
 import { embeddingMap } from "../eval/embedding-map.js";
-import { topKNeighbors } from "../eval/neighbors.js";
+import { l2NormalizeRows, topKNeighbors } from "../eval/neighbors.js";
 import { renderPreview } from "../augment/preview.js";
 import type { ResNet } from "../nn/resnet.js";
 import { writeReport, type EvalResult } from "./report.js";
@@ -98,7 +98,10 @@ export function writeRunReport(opts: { runDir: string; cfg: TrainConfig; data: R
     const bArr = bf.toFloat32Array();
     tf.dispose();
     bf.dispose();
-    embeddingMapInput = { points: embeddingMap(tArr, test.n, d), labels: test.labels, classNames: test.classes, caption: "PCA of the encoder's test-set representations" };
+    // PCA of the L2-normalised representations: the cosine geometry that kNN uses, and a few
+    // large-norm outliers no longer squash the rest of the map.
+    const unit = l2NormalizeRows(tArr, test.n, d);
+    embeddingMapInput = { points: embeddingMap(unit, test.n, d), labels: test.labels, classNames: test.classes, caption: "PCA of the encoder's L2-normalised test-set representations" };
     // Nearest neighbours: 6 test images, each followed by its 7 most similar training images.
     const q = 6;
     const nn = topKNeighbors(tArr.subarray(0, q * d), q, bArr, bank.n, d, 7);
@@ -117,6 +120,7 @@ export function writeRunReport(opts: { runDir: string; cfg: TrainConfig; data: R
     augmentPreviewPng: preview,
     embeddingMap: embeddingMapInput,
     neighborExamplesPng: neighborPng,
+    accuracyCaption: `kNN top-1 during training is the monitor's: a fixed subset of ${Math.min(cfg.knn.monitorTrain, data.trainLabeled?.n ?? 0)} labeled train and ${Math.min(cfg.knn.monitorTest, data.test?.n ?? 0)} test images (the final evaluation uses the full splits). Online linear top-1 is the online probe's accuracy on view-1 representations during each epoch.`,
     neighborExamplesCaption: "Each row: a test image, then its 7 nearest training images by cosine similarity of representations",
   });
 }

@@ -59,6 +59,8 @@ export interface ReportInput {
   evalResult: EvalResult | null;
   augmentPreviewPng?: Buffer;
   augmentPreviewCaption?: string;
+  /** Says how the accuracies logged during training were measured (e.g. on which subset). */
+  accuracyCaption?: string;
   embeddingMap?: EmbeddingMapInput;
   neighborExamplesPng?: Buffer;
   neighborExamplesCaption?: string;
@@ -88,7 +90,7 @@ export function renderReport(input: ReportInput): string {
   const body = [
     header(title, metrics, ev, input.generatedAt),
     section("Training curves", trainingCurves(metrics)),
-    section("Accuracy during training", accuracyCurves(metrics, ev)),
+    section("Accuracy during training", accuracyCurves(metrics, ev, input.accuracyCaption)),
     section("Evaluation", evalTable(ev)),
     section("Augmentation preview", imageBlock(input.augmentPreviewPng, "Augmentation preview", input.augmentPreviewCaption ?? "Views produced by the training augmentation pipeline.", "No augmentation preview was saved for this run.")),
     section("Embedding map", embeddingSection(input.embeddingMap)),
@@ -231,7 +233,7 @@ function trainingCurves(metrics: MetricRow[]): string {
   );
 }
 
-function accuracyCurves(metrics: MetricRow[], ev: EvalResult | null): string {
+function accuracyCurves(metrics: MetricRow[], ev: EvalResult | null, caption?: string): string {
   const epochs = column(metrics, "epoch");
   const knn = column(metrics, "knn_top1", 100);
   const lin = column(metrics, "online_linear_top1", 100);
@@ -254,11 +256,12 @@ function accuracyCurves(metrics: MetricRow[], ev: EvalResult | null): string {
   if (has(lin)) series.push({ name: "online linear top-1", ...pick(lin), color: "#e15759", markers: true });
   const hlines = [];
   const rk = finite(ev?.baselines?.random_init?.knn_top1);
-  if (rk !== null) hlines.push({ y: rk * 100, label: "random-init kNN", color: "#888888" });
+  if (rk !== null) hlines.push({ y: rk * 100, label: "random-init kNN (final evaluation)", color: "#888888" });
   return (
     `<div class="grid1">` +
     lineChart({ id: "chart-acc", title: "Accuracy over epochs", xLabel: "epoch", yLabel: "top-1 accuracy (%)", series, hlines, yClamp: [0, 100], width: 760, height: 300 }) +
-    `</div>`
+    `</div>` +
+    (caption ? `<p class="cap">${esc(caption)}</p>` : "")
   );
 }
 

@@ -118,6 +118,8 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
     if (rank0 && !opts.quiet) process.stderr.write(`resuming ${opts.runDir} at step ${step} (epoch ${startEpoch})\n`);
   }
 
+  // A checkpoint is written only from a finite state: weights can diverge (an infinite BatchNorm
+  // variance, say) a step or two before the loss shows it, and such a state must not replace a good one.
   const save = (epoch: number, stepInEpoch: number, wallS: number) => {
     if (!rank0) return;
     T.tidy(() => {
@@ -125,6 +127,11 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
       addPrefix(learner.stateDict(), "model", tensors);
       addPrefix(optimizer.stateDict(), "optim", tensors);
       if (probe) addPrefix(probe.stateDict(), "probe", tensors);
+      const bad = firstNonFinite(tensors);
+      if (bad) {
+        const kept = lastGoodStep >= 0 ? `the last good checkpoint (step ${lastGoodStep}) is kept at ${ckPath}` : "no checkpoint was written yet";
+        throw new UserError(`training diverged by step ${step}: ${bad} is not finite; training stopped; ${kept}`);
+      }
       tensors["rng.cpu"] = T.getRngState();
       saveCheckpoint(opts.runDir, { step, epoch, stepInEpoch, config: cfg, extra: { wallS } }, tensors);
     });
@@ -235,6 +242,15 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
     process.off("SIGTERM", onSigint);
   }
   return { learner, step, epoch: cfg.epochs, wallS: wall(), interrupted };
+}
+
+/** The name of the first floating-point tensor holding an inf or NaN, or null (one fused norm per call). */
+function firstNonFinite(tensors: Record<string, T.Tensor>): string | null {
+  const names = Object.keys(tensors).filter((k) => ["float32", "float64", "float16", "bfloat16"].includes(tensors[k].dtype));
+  const norms = T.foreach.norm(names.map((k) => tensors[k]));
+  const values = T.stack(norms).toFloat32Array();
+  const i = values.findIndex((v) => !Number.isFinite(v));
+  return i < 0 ? null : names[i];
 }
 
 /** kNN top-1 of the current online encoder on the monitor subsets. */

@@ -79,12 +79,15 @@ test("a NaN loss stops the run and keeps the last good checkpoint", () => {
   const r = byol(["train", ...smoke, "--out", run, "--no-eval", "--set", "optimizer.name=sgd", "--lr", "99", "--set", "optimizer.weightDecay=0.9",
     "--set", "optimizer.excludeBiasAndNorm=false", "--set", "checkpointEverySteps=1", "--set", "optimizer.warmupEpochs=0"]);
   const line = oneLineError(r);
-  assert.match(line, /loss became NaN at step (\d+)/);
-  const nanStep = Number(/step (\d+)/.exec(line)![1]);
+  // Either the loss turns NaN first, or the weights stop being finite before the loss shows it.
+  const m = /(?:loss became NaN at step|training diverged by step) (\d+).*last good checkpoint \(step (\d+)\)/.exec(line);
+  assert.ok(m, line);
+  const failStep = Number(m![1]);
   const { meta, tensors } = loadCheckpoint(checkpointPath(run));
-  assert.equal(meta.step, nanStep - 1, "the checkpoint is the step before the NaN");
+  assert.equal(meta.step, Number(m![2]), "the checkpoint on disk is the one the message names");
+  assert.ok(meta.step < failStep, "the checkpoint predates the failure");
   for (const [k, t] of Object.entries(tensors)) {
-    if (t.dtype === "float32") assert.ok(Number.isFinite(t.sum().item()), `${k} is finite`);
+    if (t.dtype === "float32") assert.ok(Number.isFinite(t.abs().sum().item()), `${k} is finite`);
   }
 });
 
