@@ -42,27 +42,30 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const log = (s: string) => !values.quiet && process.stderr.write(s + "\n");
   const data = await resolveDataset(cfg.dataset, { dataDir: cfg.dataDir ?? undefined, limit: cfg.datasetLimit ?? undefined, imageSize: cfg.imageSize, onBadImage: cfg.onBadImage });
   const encoder = makeEncoder(cfg, data.train.channels);
-  let trainS = 0;
+  // The last checkpoint (read once, when there is one) gives the training time and, if training did
+  // not finish, the weights.
+  const ckPath = checkpointPath(runDir);
   const encPath = join(runDir, ENCODER_FILE);
+  let checkpoint: ReturnType<typeof loadCheckpoint> | null = null;
+  if (existsSync(ckPath)) {
+    try {
+      checkpoint = loadCheckpoint(ckPath);
+    } catch (e) {
+      // With an exported encoder the checkpoint only supplies the (informational) training time.
+      if (!existsSync(encPath)) throw e;
+    }
+  }
+  const trainS = Number(checkpoint?.meta.extra.wallS ?? 0);
   if (existsSync(encPath)) {
     const { tensors } = readEncoderFile(encPath);
     encoder.loadStateDict(tensors);
     for (const t of Object.values(tensors)) t.dispose();
   } else {
+    if (!checkpoint) throw new UserError(`${runDir} has neither ${ENCODER_FILE} nor a checkpoint to evaluate`);
     log(`no ${ENCODER_FILE}: using the online encoder of the last checkpoint`);
-    const { tensors } = loadCheckpoint(checkpointPath(runDir));
-    encoder.loadStateDict(withPrefix(tensors, "model.online.encoder"));
-    for (const t of Object.values(tensors)) t.dispose();
+    encoder.loadStateDict(withPrefix(checkpoint.tensors, "model.online.encoder"));
   }
-  if (existsSync(checkpointPath(runDir))) {
-    try {
-      const { meta, tensors } = loadCheckpoint(checkpointPath(runDir));
-      trainS = Number(meta.extra.wallS ?? 0);
-      for (const t of Object.values(tensors)) t.dispose();
-    } catch {
-      // Training time is informational; a missing or unreadable checkpoint leaves it at 0.
-    }
-  }
+  if (checkpoint) for (const t of Object.values(checkpoint.tensors)) t.dispose();
   const ev = evaluateRun({ runDir, cfg, data, encoder, trainS, log });
   console.log(JSON.stringify(ev));
   return 0;

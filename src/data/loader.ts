@@ -2,7 +2,7 @@
 // machine and every run (so a resumed run or another rank sees the same order), sharded across
 // ranks the way PyTorch's DistributedSampler does it.
 import type { ImageSet } from "./dataset.js";
-import { imageBytes } from "./dataset.js";
+import { imageBytes, subset } from "./dataset.js";
 
 export interface EpochOrderOptions {
   /** Shuffle (seeded by seed and epoch) or keep 0..n-1. */
@@ -119,4 +119,9 @@ function fmix32(h: number): number {
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return h >>> 0;
+}
+
+/** A fixed random subset of at most n images (seeded), or the whole set when it is no larger. */
+export function sampleSubset(set: ImageSet, n: number, seed: number): ImageSet {
+  return set.n <= n ? set : subset(set, epochOrder(set.n, seed, 0, { shuffle: true }).subarray(0, n));
 }

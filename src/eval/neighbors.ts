@@ -60,26 +60,19 @@ export function topKNeighbors(
       if (opts.excludeSelf && j === i) continue;
       let s = 0;
       for (let t = 0; t < d; t++) s += q[i * d + t]! * g[j * d + t]!;
-      // Strictly greater: an equal later candidate never displaces an earlier index.
-      if (filled < kk) {
-        let pos = filled++;
-        while (pos > 0 && bestSim[pos - 1]! < s) {
-          bestSim[pos] = bestSim[pos - 1]!;
-          bestIdx[pos] = bestIdx[pos - 1]!;
-          pos--;
-        }
-        bestSim[pos] = s;
-        bestIdx[pos] = j;
-      } else if (kk > 0 && s > bestSim[kk - 1]!) {
-        let pos = kk - 1;
-        while (pos > 0 && bestSim[pos - 1]! < s) {
-          bestSim[pos] = bestSim[pos - 1]!;
-          bestIdx[pos] = bestIdx[pos - 1]!;
-          pos--;
-        }
-        bestSim[pos] = s;
-        bestIdx[pos] = j;
+      // Insert into the sorted top-k: at the end while filling, else over the last entry if strictly
+      // better (an equal later candidate never displaces an earlier index).
+      let pos: number;
+      if (filled < kk) pos = filled++;
+      else if (kk > 0 && s > bestSim[kk - 1]!) pos = kk - 1;
+      else continue;
+      while (pos > 0 && bestSim[pos - 1]! < s) {
+        bestSim[pos] = bestSim[pos - 1]!;
+        bestIdx[pos] = bestIdx[pos - 1]!;
+        pos--;
       }
+      bestSim[pos] = s;
+      bestIdx[pos] = j;
     }
     for (let r = 0; r < kk; r++) {
       indices[i * kk + r] = bestIdx[r]!;

@@ -3,7 +3,7 @@
 import { join } from "node:path";
 import { writeFileSync } from "node:fs";
 import * as T from "../torch/index.js";
-import { epochOrder, subset, gatherBatch, type ImageSet, type ResolvedDataset } from "../data/index.js";
+import { gatherBatch, sampleSubset, type ResolvedDataset } from "../data/index.js";
 import { evaluateRepresentations } from "../eval/evaluate.js";
 import { extractFeatures } from "../eval/features.js";
 import { embeddingMap } from "../eval/embedding-map.js";
@@ -24,10 +24,6 @@ export interface RunEvaluation extends EvalResult {
   test_images: number;
   feature_dim: number;
   [extra: string]: unknown;
-}
-
-function pick(s: ImageSet, n: number, seed: number): ImageSet {
-  return s.n <= n ? s : subset(s, epochOrder(s.n, seed, 0, { shuffle: true }).subarray(0, n));
 }
 
 /** Evaluates `encoder` and writes eval.json and report.html into runDir. */
@@ -63,9 +59,10 @@ export function evaluateRun(opts: {
     baselines: r.baselines,
     train_s: Math.round(opts.trainS * 10) / 10,
     eval_s: Math.round(evalS * 10) / 10,
-    train_images: Math.min(trainSet.n, cfg.linearEval.maxTrain ?? Infinity),
-    test_images: test.n,
-    feature_dim: encoder.outDim,
+    // As the evaluation counted them (unlabeled images dropped, maxTrain applied).
+    train_images: r.train_images,
+    test_images: r.test_images,
+    feature_dim: r.feature_dim,
   };
   writeFileSync(join(runDir, "eval.json"), JSON.stringify(result, null, 2) + "\n");
   randomEncoder.dispose();
@@ -80,14 +77,14 @@ export function writeRunReport(opts: { runDir: string; cfg: TrainConfig; data: R
   const set = data.train;
   const preview = T.tidy(() => {
     T.manualSeed(cfg.seed + 1);
-    const sample = pick(set, 6, cfg.seed + 2);
+    const sample = sampleSubset(set, 6, cfg.seed + 2);
     return renderPreview(sample.images, sample.n, sample.channels, sample.height, sample.width, makeAugmenters(cfg, set.channels, data.mean, data.std), { samples: 4, seed: cfg.seed });
   });
   let embeddingMapInput;
   let neighborPng: Buffer | undefined;
   if (data.test && data.trainLabeled) {
-    const test = pick(data.test, 2000, cfg.seed + 3);
-    const bank = pick(data.trainLabeled, 5000, cfg.seed + 4);
+    const test = sampleSubset(data.test, 2000, cfg.seed + 3);
+    const bank = sampleSubset(data.trainLabeled, 5000, cfg.seed + 4);
     encoder.eval();
     const fo = { batchSize: 512, device: cfg.device, mean: data.mean, std: data.std };
     const embed = (x: T.Tensor) => encoder.forward(x);

@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as T from "../torch/index.js";
-import { epochOrder, batches, gatherBatch, gatherLabels, subset, type ImageSet, type ResolvedDataset } from "../data/index.js";
+import { epochOrder, batches, gatherBatch, gatherLabels, sampleSubset, type ImageSet, type ResolvedDataset } from "../data/index.js";
 import { warmupCosineLr, byolTau } from "../optim/schedules.js";
 import { OnlineProbe } from "../eval/online-probe.js";
 import { extractFeatures } from "../eval/features.js";
@@ -56,8 +56,7 @@ function isRank0(o: TrainOptions): boolean {
 /** The labeled train set and test set the kNN monitor uses, subsampled deterministically. */
 function monitorSets(data: ResolvedDataset, cfg: TrainConfig): { bank: ImageSet; query: ImageSet } | null {
   if (!data.trainLabeled?.labels || !data.test?.labels) return null;
-  const pick = (s: ImageSet, n: number) => (s.n <= n ? s : subset(s, epochOrder(s.n, cfg.seed, 0, { shuffle: true }).subarray(0, n)));
-  return { bank: pick(data.trainLabeled, cfg.knn.monitorTrain), query: pick(data.test, cfg.knn.monitorTest) };
+  return { bank: sampleSubset(data.trainLabeled, cfg.knn.monitorTrain, cfg.seed), query: sampleSubset(data.test, cfg.knn.monitorTest, cfg.seed) };
 }
 
 export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: TrainOptions): Promise<TrainResult> {
@@ -129,8 +128,7 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
       if (probe) addPrefix(probe.stateDict(), "probe", tensors);
       const bad = firstNonFinite(tensors);
       if (bad) {
-        const kept = lastGoodStep >= 0 ? `the last good checkpoint (step ${lastGoodStep}) is kept at ${ckPath}` : "no checkpoint was written yet";
-        throw new UserError(`training diverged by step ${step}: ${bad} is not finite; training stopped; ${kept}`);
+        throw new UserError(`training diverged by step ${step}: ${bad} is not finite; training stopped; ${keptNote()}`);
       }
       tensors["rng.cpu"] = T.getRngState();
       saveCheckpoint(opts.runDir, { step, epoch, stepInEpoch, config: cfg, extra: { wallS } }, tensors);
@@ -151,6 +149,7 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
   let intervalImages = 0;
   let lastLoss = NaN;
   let lastGoodStep = opts.resume ? step : -1;
+  const keptNote = () => (lastGoodStep >= 0 ? `the last good checkpoint (step ${lastGoodStep}) is kept at ${ckPath}` : "no checkpoint was written yet");
   const shape = [cfg.batchSize, channels, set.height, set.width];
 
   try {
@@ -188,8 +187,7 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
           return { lossValue, probe: probeOut };
         });
         if (!Number.isFinite(out.lossValue)) {
-          const kept = lastGoodStep >= 0 ? `the last good checkpoint (step ${lastGoodStep}) is kept at ${ckPath}` : "no checkpoint was written yet";
-          throw new UserError(`loss became ${out.lossValue} at step ${step + 1} (lr ${lr.toExponential(3)}); training stopped; ${kept}`);
+          throw new UserError(`loss became ${out.lossValue} at step ${step + 1} (lr ${lr.toExponential(3)}); training stopped; ${keptNote()}`);
         }
         step++;
         lastLoss = out.lossValue;

@@ -2,19 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { embeddingMap, pca } from "../../src/eval/embedding-map.js";
 import { l2NormalizeRows, topKNeighbors } from "../../src/eval/neighbors.js";
-
-// Deterministic standard normals (mulberry32 + Box-Muller) so the datasets are fixed.
-function gaussians(seed: number): () => number {
-  let s = seed >>> 0;
-  const uni = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(1 - uni())) * Math.cos(2 * Math.PI * uni());
-}
+import { gaussians } from "./helpers.js";
 
 function unit(v: number[]): number[] {
   const n = Math.hypot(...v);
