@@ -1,8 +1,8 @@
 // `byol embed`: representations of images from a trained encoder, as .npy or .safetensors with ids.
 import { existsSync, statSync, writeFileSync } from "node:fs";
 import * as T from "../torch/index.js";
-import { loadFolder, resolveDataset, writeNpy, type ImageSet } from "../data/index.js";
-import { extractFeatures } from "../eval/features.js";
+import { batches, epochOrder, folderSplits, folderStream, inMemoryData, parseDatasetSpec, resolveDataset, writeNpy, type ImageSet } from "../data/index.js";
+import { extractFeaturesStream } from "../eval/features.js";
 import { UserError } from "../util/errors.js";
 import { presetConfig } from "../train/config.js";
 import { makeEncoder } from "../train/build.js";
@@ -44,33 +44,47 @@ export async function embedCommand(argv: string[]): Promise<number> {
   for (const t of Object.values(tensors)) t.dispose();
   encoder.eval();
 
-  let set: ImageSet;
   const input: string = values.input;
   const onBadImage = values["on-bad-image"] ?? "error";
   if (onBadImage !== "skip" && onBadImage !== "error") throw new UserError(`embed: --on-bad-image must be skip or error`);
-  if (existsSync(input) && statSync(input).isDirectory()) {
-    set = await loadFolder(input, { size: meta.height, channels: meta.channels as 1 | 3, onBadImage });
-  } else {
-    const data = await resolveDataset(input, { imageSize: meta.height, channels: meta.channels as 1 | 3, onBadImage });
-    const s = split === "test" ? data.test : data.train;
-    if (!s) throw new UserError(`embed: dataset ${input} has no ${split} split`);
-    set = s;
-  }
-  if (set.channels !== meta.channels || set.height !== meta.height || set.width !== meta.width) {
-    throw new UserError(`embed: the encoder expects ${meta.channels}x${meta.height}x${meta.width} images, the input has ${set.channels}x${set.height}x${set.width}`);
-  }
   const bs = intFlag(values["batch-size"], "batch-size", 1) ?? 256;
-  const feats = T.noGrad(() => extractFeatures((x) => encoder.forward(x), set, { batchSize: bs, device, mean: meta.mean, std: meta.std }));
+  const channels = meta.channels as 1 | 3;
+  // A folder is decoded batch by batch as the features are computed (never whole into memory);
+  // other datasets are read into memory as training reads them.
+  const dir = existsSync(input) && statSync(input).isDirectory() ? input : folderOfSpec(input, split);
+  let images: AsyncIterable<ImageSet>;
+  if (dir !== null) {
+    images = folderStream(dir, { size: { height: meta.height, width: meta.width }, channels, onBadImage, batchSize: bs });
+  } else {
+    const data = await resolveDataset(input, { imageSize: meta.height, channels, onBadImage });
+    const set = split === "test" ? data.test : data.train.set;
+    if (!set) throw new UserError(`embed: dataset ${input} has no ${split} split`);
+    if (set.channels !== meta.channels || set.height !== meta.height || set.width !== meta.width) {
+      throw new UserError(`embed: the encoder expects ${meta.channels}x${meta.height}x${meta.width} images, the input has ${set.channels}x${set.height}x${set.width}`);
+    }
+    images = inMemoryData(set).batches(batches(epochOrder(set.n, 0, 0, { shuffle: false }), bs, false));
+  }
+  const { features: feats, ids: knownIds, labels } = await extractFeaturesStream((x) => encoder.forward(x), images, { device, mean: meta.mean, std: meta.std });
   const [n, d] = feats.shape;
-  const ids = set.ids ?? Array.from({ length: n }, (_, i) => String(i));
+  const ids = knownIds ?? Array.from({ length: n }, (_, i) => String(i));
   if (out.endsWith(".npy")) {
     writeNpy(out, feats.toFloat32Array(), [n, d]);
     writeFileSync(`${out}.ids.txt`, ids.join("\n") + "\n");
   } else {
     const named: Record<string, T.Tensor> = { embeddings: feats };
-    if (set.labels) named.labels = T.tensor(set.labels, [n], { dtype: "int64" });
+    if (labels) named.labels = T.tensor(labels, [n], { dtype: "int64" });
     T.saveSafetensors(out, named, { ids: JSON.stringify(ids), encoder: values.encoder });
   }
   process.stderr.write(`wrote ${n} embeddings of dimension ${d} to ${out}\n`);
   return 0;
+}
+
+// The folder a `folder:DIR` dataset name reads for a split, or null for other dataset names.
+function folderOfSpec(input: string, split: "train" | "test"): string | null {
+  const spec = parseDatasetSpec(input);
+  if (spec.kind !== "folder") return null;
+  const dirs = folderSplits(spec.dir);
+  const dir = split === "test" ? dirs.test : dirs.train;
+  if (dir === null) throw new UserError(`embed: dataset ${input} has no ${split} split`);
+  return dir;
 }

@@ -2,11 +2,11 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as T from "../torch/index.js";
-import { resolveDataset } from "../data/index.js";
+import { resolveDataset, type ResolvedDataset } from "../data/index.js";
 import { UserError } from "../util/errors.js";
 import { applyOverrides, presetConfig, validateConfig, type TrainConfig } from "../train/config.js";
-import { applyThreads, makeEncoder } from "../train/build.js";
-import { evaluateRun } from "../train/evaluate-run.js";
+import { applyThreads, datasetOptions, makeEncoder } from "../train/build.js";
+import { evaluateRun, type RunEvaluation } from "../train/evaluate-run.js";
 import { ENCODER_FILE, readEncoderFile } from "../train/export.js";
 import { checkpointPath, loadCheckpoint, withPrefix } from "../train/checkpoint.js";
 import { parse } from "./args.js";
@@ -40,7 +40,18 @@ export async function evalCommand(argv: string[]): Promise<number> {
   if (cfg.device !== "cpu") T.resolveDevice(cfg.device);
   await applyThreads(cfg);
   const log = (s: string) => !values.quiet && process.stderr.write(s + "\n");
-  const data = await resolveDataset(cfg.dataset, { dataDir: cfg.dataDir ?? undefined, limit: cfg.datasetLimit ?? undefined, imageSize: cfg.imageSize, onBadImage: cfg.onBadImage });
+  const data = await resolveDataset(cfg.dataset, datasetOptions(cfg));
+  try {
+    for (const note of data.notes) log(note);
+    console.log(JSON.stringify(await evaluateFromRunDir(runDir, cfg, data, log)));
+  } finally {
+    await data.train.close();
+  }
+  return 0;
+}
+
+// The saved encoder (or the last checkpoint's), evaluated on the opened dataset.
+async function evaluateFromRunDir(runDir: string, cfg: TrainConfig, data: ResolvedDataset, log: (s: string) => void): Promise<RunEvaluation> {
   const encoder = makeEncoder(cfg, data.train.channels);
   // The last checkpoint (read once, when there is one) gives the training time and, if training did
   // not finish, the weights.
@@ -66,7 +77,5 @@ export async function evalCommand(argv: string[]): Promise<number> {
     encoder.loadStateDict(withPrefix(checkpoint.tensors, "model.online.encoder"));
   }
   if (checkpoint) for (const t of Object.values(checkpoint.tensors)) t.dispose();
-  const ev = evaluateRun({ runDir, cfg, data, encoder, trainS, log });
-  console.log(JSON.stringify(ev));
-  return 0;
+  return evaluateRun({ runDir, cfg, data, encoder, trainS, log });
 }

@@ -1,7 +1,7 @@
 // `byol preview`: a PNG grid of original images beside their view-1 and view-2 augmentations.
 import { writeFileSync } from "node:fs";
 import * as T from "../torch/index.js";
-import { resolveDataset, epochOrder, subset } from "../data/index.js";
+import { resolveDataset, epochOrder } from "../data/index.js";
 import { ViewAugmenter, presetByName } from "../augment/index.js";
 import { renderPreview } from "../augment/preview.js";
 import { UserError } from "../util/errors.js";
@@ -37,7 +37,8 @@ export async function previewCommand(argv: string[]): Promise<number> {
   T.manualSeed(seed);
   const [a, b] = presetByName(name as "byol", size, data.mean, data.std);
   const augs: [ViewAugmenter, ViewAugmenter] = [new ViewAugmenter(a, set.channels), new ViewAugmenter(b, set.channels)];
-  const sample = subset(set, epochOrder(set.n, seed, 0, { shuffle: true }).subarray(0, Math.min(rows, set.n)));
+  const sample = await set.take(epochOrder(set.n, seed, 0, { shuffle: true }).subarray(0, Math.min(rows, set.n)));
+  await set.close();
   const png = T.tidy(() => renderPreview(sample.images, sample.n, sample.channels, sample.height, sample.width, augs, { samples, seed }));
   writeFileSync(values.out, png);
   process.stderr.write(`wrote ${values.out}: ${sample.n} images, ${samples} view-1 and ${samples} view-2 samples each (${name} augmentations)\n`);

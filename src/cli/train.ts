@@ -2,10 +2,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as T from "../torch/index.js";
-import { resolveDataset } from "../data/index.js";
+import { resolveDataset, type ResolvedDataset } from "../data/index.js";
 import { UserError } from "../util/errors.js";
 import { applyOverrides, presetConfig, setField, validateConfig, type TrainConfig } from "../train/config.js";
-import { applyThreads } from "../train/build.js";
+import { applyThreads, datasetOptions } from "../train/build.js";
 import { train, writeConfig, type DataParallel } from "../train/trainer.js";
 import { evaluateRun } from "../train/evaluate-run.js";
 import { ENCODER_FILE, saveEncoder } from "../train/export.js";
@@ -118,12 +118,27 @@ export async function trainCommand(argv: string[], hooks: TrainCommandHooks = {}
   const log = (s: string) => rank0 && !values.quiet && process.stderr.write(s + "\n");
   if (cfg.device !== "cpu") T.resolveDevice(cfg.device);
   const threads = await applyThreads(cfg);
-  const data = await resolveDataset(cfg.dataset, {
-    dataDir: cfg.dataDir ?? undefined, limit: cfg.datasetLimit ?? undefined, imageSize: cfg.imageSize, onBadImage: cfg.onBadImage,
-  });
+  // Only rank 0 evaluates: other ranks of a streamed folder need no evaluation sets.
+  const data = await resolveDataset(cfg.dataset, { ...datasetOptions(cfg), evalSets: rank0 });
+  try {
+    return await trainOn(data, { cfg, runDir, values, dp, rank, threads, log });
+  } finally {
+    await data.train.close();
+  }
+}
+
+// Training, export and evaluation once the dataset is open.
+async function trainOn(data: ResolvedDataset, o: {
+  cfg: TrainConfig; runDir: string; values: Record<string, any>; dp: DataParallel | null; rank: ReturnType<typeof joinFromEnv>; threads: number;
+  log: (s: string) => void;
+}): Promise<number> {
+  const { cfg, runDir, values, dp, rank, threads, log } = o;
+  const rank0 = !dp || dp.rank === 0;
   // Printed once the inputs are known to be good, so that a bad input is reported in one line.
   log(`byol-ts: libtorch ${T.torchVersion()}, device ${cfg.device}, ${threads} thread(s), preset ${cfg.preset}, run folder ${runDir}`);
-  log(`dataset ${data.name}: ${data.train.n} pretraining images ${data.train.channels}x${data.train.height}x${data.train.width}` + (data.test ? `, ${data.test.n} test images` : ""));
+  log(`dataset ${data.name}: ${data.train.n} pretraining images ${data.train.channels}x${data.train.height}x${data.train.width}` +
+    (data.train.set ? "" : " (streamed from disk)") + (data.test ? `, ${data.test.n} test images` : ""));
+  for (const note of data.notes) log(note);
   if (rank0) writeConfig(runDir, cfg);
   const stopAfter = intFlag(values["stop-after"], "stop-after", 1);
   const result = await train(cfg, data, { runDir, resume: Boolean(values.resume), stopAfterStep: stopAfter, quiet: values.quiet, dp });
@@ -147,7 +162,7 @@ export async function trainCommand(argv: string[], hooks: TrainCommandHooks = {}
     if (!data.test?.labels) log("no labeled test split: skipping evaluation");
     return 0;
   }
-  const ev = evaluateRun({ runDir, cfg, data, encoder, trainS: result.wallS, log });
+  const ev = await evaluateRun({ runDir, cfg, data, encoder, trainS: result.wallS, log });
   const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
   log(`kNN top-1: BYOL ${pct(ev.knn_top1)} | random init ${pct(ev.baselines.random_init.knn_top1)}`);
   log(`linear top-1: BYOL ${pct(ev.linear_top1)} | random init ${pct(ev.baselines.random_init.linear_top1)} | raw pixels ${pct(ev.baselines.raw_pixels.linear_top1)}`);

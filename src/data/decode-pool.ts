@@ -72,6 +72,9 @@ export class DecodePool {
     this.closing = true;
     this.queue.length = 0;
     this.waiting.clear();
+    // An idle worker is unref'd, and then nothing would keep the process alive until its exit is
+    // reported: the returned promise could be left pending while the event loop runs dry.
+    for (const s of this.slots) s.worker.ref();
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 
@@ -89,6 +92,7 @@ export class DecodePool {
 
   private onReply(slot: Slot, reply: DecodeReply): void {
     slot.inflight--;
+    if (this.closing) return; // the decode was abandoned; the worker stays ref'd until it has exited
     if (slot.inflight === 0) slot.worker.unref();
     const resolve = this.waiting.get(reply.id);
     this.waiting.delete(reply.id);

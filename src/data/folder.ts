@@ -1,6 +1,7 @@
 // Image folders: either one subfolder per class (labels from the sorted subfolder names, as
 // torchvision's ImageFolder does) or a flat folder of unlabeled images. Files are decoded and
-// resized in worker threads (decode-pool.ts) and delivered as fixed-size batches, in file order.
+// resized in worker threads (decode-pool.ts) and delivered as fixed-size batches, in file order;
+// folder-reader.ts reads a folder in any other order (training's shuffled epochs).
 import { readdirSync, statSync, type Dirent } from "node:fs";
 import { join } from "node:path";
 import { UserError } from "../util/errors.js";
@@ -137,7 +138,7 @@ async function* decodeBatches(listing: FolderListing, opts: FolderOptions, state
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`folder: batch size must be >= 1, got ${batchSize}`);
   const prefetch = Math.max(1, opts.prefetch ?? 2);
   const onBad = opts.onBadImage ?? "error";
-  const warn = opts.warn ?? ((line: string) => process.stderr.write(line + "\n"));
+  const warn = opts.warn ?? warnOnStderr;
   const { files, root } = listing;
   const imageBytes = size.channels * size.height * size.width;
 
@@ -183,13 +184,9 @@ async function* decodeBatches(listing: FolderListing, opts: FolderOptions, state
         head = 0;
       }
       fill();
-      const path = join(root, files[index]);
       if (!r.ok) {
-        if (r.fatal) throw new Error(r.error);
-        const line = `${path}: cannot decode image (${oneLine(r.error)})`;
-        if (onBad === "error") throw new UserError(line);
+        rejectImage(join(root, files[index]), r, onBad, warn);
         state.skipped++;
-        warn(`warning: skipping ${line}`);
         continue;
       }
       images.set(r.data, ids.length * imageBytes);
@@ -201,6 +198,21 @@ async function* decodeBatches(listing: FolderListing, opts: FolderOptions, state
   } finally {
     await pool.close();
   }
+}
+
+/**
+ * A file that failed to decode: a broken pool (`fatal`) is an internal error; otherwise "error" stops
+ * with a one-line UserError naming the file and "skip" reports it in one warning line and returns.
+ */
+export function rejectImage(path: string, r: { error: string; fatal: boolean }, onBad: "skip" | "error", warn: (line: string) => void): void {
+  if (r.fatal) throw new Error(r.error);
+  const line = `${path}: cannot decode image (${oneLine(r.error)})`;
+  if (onBad === "error") throw new UserError(line);
+  warn(`warning: skipping ${line}`);
+}
+
+export function warnOnStderr(line: string): void {
+  process.stderr.write(line + "\n");
 }
 
 interface Entry {

@@ -7,6 +7,11 @@ export * from "./stl10.js";
 export * from "./folder.js";
 export * from "./loader.js";
 export * from "./npy.js";
+export * from "./training-data.js";
+export { FolderReader, type FolderReaderOptions, type FolderReaderStats } from "./folder-reader.js";
 export { DecodePool, defaultWorkerCount } from "./decode-pool.js";
 export { decodeImageFile, type DecodeSize } from "./image-decode.js";
-export { resolveDataset, parseDatasetSpec, DATASET_FORMS, type ResolvedDataset, type ResolveOptions, type DatasetSpec } from "./resolve.js";
+export {
+  resolveDataset, parseDatasetSpec, folderSplits, DATASET_FORMS, STREAM_ABOVE_BYTES, STATS_SAMPLE, STATS_SEED, STREAMED_EVAL_BYTES,
+  type ResolvedDataset, type ResolveOptions, type DatasetSpec,
+} from "./resolve.js";

@@ -121,7 +121,18 @@ function fmix32(h: number): number {
   return h >>> 0;
 }
 
+/**
+ * The indices of a fixed random subset of at most `count` of n images (seeded; the first `count`
+ * of epoch 0's shuffled order), or 0..n-1 in order when n is no larger. `sorted` puts the subset
+ * back in index order (the same images; a folder then reads its files in listing order).
+ */
+export function sampleIndices(n: number, count: number, seed: number, sorted = false): Int32Array {
+  if (n <= count) return Int32Array.from({ length: n }, (_, i) => i);
+  const pick = epochOrder(n, seed, 0, { shuffle: true }).subarray(0, count);
+  return sorted ? pick.sort() : pick;
+}
+
 /** A fixed random subset of at most n images (seeded), or the whole set when it is no larger. */
 export function sampleSubset(set: ImageSet, n: number, seed: number): ImageSet {
-  return set.n <= n ? set : subset(set, epochOrder(set.n, seed, 0, { shuffle: true }).subarray(0, n));
+  return set.n <= n ? set : subset(set, sampleIndices(set.n, n, seed));
 }

@@ -1,13 +1,20 @@
-// Dataset names as users type them (`--dataset cifar10:/data/cifar`) → loaded sets plus the
-// per-channel mean and std the augmentations normalise with.
+// Dataset names as users type them (`--dataset cifar10:/data/cifar`) → training data, evaluation
+// sets and the per-channel mean and std the augmentations normalise with.
+//
+// Folders too large to hold decoded are streamed (folder-reader.ts) instead of being loaded whole;
+// a folder's mean and std come from a fixed sample of its images, and a streamed folder's
+// evaluation sets are capped samples decoded once into memory (see resolveFolder).
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { UserError } from "../util/errors.js";
 import { channelStats, concatSets, head, type ImageSet } from "./dataset.js";
 import { loadCifar10 } from "./cifar.js";
-import { loadFolder } from "./folder.js";
+import { listFolder, loadFolder, type FolderListing } from "./folder.js";
+import { FolderReader, type FolderReaderOptions } from "./folder-reader.js";
 import { FASHION_MNIST_DIR, loadFashionMnist, loadMnist } from "./idx.js";
+import { sampleIndices, sampleSubset } from "./loader.js";
 import { loadStl10, stl10HasSplit } from "./stl10.js";
+import { inMemoryData, type TrainingData } from "./training-data.js";
 
 export const DATASET_FORMS = ["fashion-mnist", "fashion-mnist:DIR", "mnist:DIR", "cifar10:DIR", "stl10:DIR", "folder:DIR"];
 
@@ -30,19 +37,60 @@ export interface ResolveOptions {
   channels?: 1 | 3;
   onBadImage?: "skip" | "error";
   workers?: number;
+  /**
+   * Folder datasets: "auto" (default) streams the pretraining split when its decoded pixels would
+   * take more than STREAM_ABOVE_BYTES, "always" streams it, "never" decodes it into memory.
+   */
+  streaming?: "auto" | "always" | "never";
+  /** Streamed folders: batches decoding ahead of training (default 2). */
+  prefetch?: number;
+  /** Streamed folders: seed of the evaluation samples (the run's seed; default 0). */
+  seed?: number;
+  /** Streamed folders: at most this many labeled train images are decoded for evaluation. */
+  evalTrainLimit?: number;
+  /** Streamed folders: cap on each evaluation set's decoded pixels (default STREAMED_EVAL_BYTES). */
+  evalBytes?: number;
+  /**
+   * Streamed folders: false decodes no evaluation sets (trainLabeled and test are null), for a
+   * process that only trains, such as a data-parallel rank other than 0. Default true.
+   */
+  evalSets?: boolean;
 }
+
+/**
+ * "auto" streams a folder whose decoded pretraining images would exceed 1 GiB (about 38,800 RGB
+ * images at 96x96). Below that, decoding once and training from memory is the better trade: a
+ * few seconds of decoding per ten thousand images, then no decoding work competing with training
+ * in any epoch. Above it, holding every image costs more memory than most machines spare and a
+ * long pause before the first step, while streaming needs only a few batches in memory.
+ */
+export const STREAM_ABOVE_BYTES = 2 ** 30;
+/** Images (a fixed seeded sample, seed STATS_SEED) a folder's mean and std come from. */
+export const STATS_SAMPLE = 2000;
+export const STATS_SEED = 0;
+/** Cap on each evaluation set of a streamed folder: 512 MiB of pixels, 19,418 RGB images at 96x96. */
+export const STREAMED_EVAL_BYTES = 2 ** 29;
 
 export interface ResolvedDataset {
   /** The spec as given, e.g. "cifar10:/data/cifar". */
   name: string;
-  /** Pretraining images. For stl10: unlabeled followed by train, unlabeled ones labeled -1. */
-  train: ImageSet;
-  /** The labeled training images for evaluation (linear probe, kNN bank), or null if there are none. */
+  /**
+   * Pretraining images, in memory or streamed from a folder; close() it when done. For stl10:
+   * unlabeled followed by train, unlabeled ones labeled -1.
+   */
+  train: TrainingData;
+  /**
+   * The labeled training images for evaluation (linear probe, kNN bank), or null if there are none.
+   * For a streamed folder, a fixed sample of them (see resolveFolder).
+   */
   trainLabeled: ImageSet | null;
+  /** The test split; for a streamed folder, a fixed sample when it is larger than the cap. */
   test: ImageSet | null;
-  /** Per-channel mean and std of `train` on the [0, 1] scale. */
+  /** Per-channel mean and std of `train` on the [0, 1] scale (a folder: of a fixed sample of it). */
   mean: number[];
   std: number[];
+  /** Lines worth telling the user, e.g. that evaluation uses a sample of a split. */
+  notes: string[];
 }
 
 /** Parses a dataset name; unknown names are a UserError listing the valid forms. */
@@ -59,12 +107,13 @@ export function parseDatasetSpec(spec: string): DatasetSpec {
 /** Loads the dataset a name refers to. */
 export async function resolveDataset(spec: string, opts: ResolveOptions = {}): Promise<ResolvedDataset> {
   const parsed = parseDatasetSpec(spec);
-  const { train, trainLabeled, test } = await load(parsed, opts);
+  if (parsed.kind === "folder") return resolveFolder(spec, parsed.dir, opts);
+  const { train, trainLabeled, test } = load(parsed, opts);
   const { mean, std } = channelStats(train);
-  return { name: spec, train, trainLabeled, test, mean, std };
+  return { name: spec, train: inMemoryData(train), trainLabeled, test, mean, std, notes: [] };
 }
 
-async function load(spec: DatasetSpec, opts: ResolveOptions): Promise<{ train: ImageSet; trainLabeled: ImageSet | null; test: ImageSet | null }> {
+function load(spec: DatasetSpec, opts: ResolveOptions): { train: ImageSet; trainLabeled: ImageSet | null; test: ImageSet | null } {
   switch (spec.kind) {
     case "fashion-mnist": {
       const dir = spec.dir ?? opts.dataDir ?? FASHION_MNIST_DIR;
@@ -88,31 +137,93 @@ async function load(spec: DatasetSpec, opts: ResolveOptions): Promise<{ train: I
       return { train, trainLabeled: labeled, test };
     }
     case "folder":
-      return loadFolderSplits(spec.dir, opts);
+      throw new Error("folder datasets are read by resolveFolder");
   }
 }
 
-// A folder with `train/` and `test/` (or `val/`) subfolders is a split dataset; any other folder
-// is all training data with no test split.
-async function loadFolderSplits(dir: string, opts: ResolveOptions): Promise<{ train: ImageSet; trainLabeled: ImageSet | null; test: ImageSet | null }> {
-  const folderOpts = {
-    size: opts.imageSize ?? 96,
-    channels: opts.channels ?? 3,
-    onBadImage: opts.onBadImage,
-    workers: opts.workers,
-  };
+/**
+ * A folder with `train/` and `test/` (or `val/`) subfolders is a split dataset; any other folder
+ * is all training data with no test split.
+ */
+export function folderSplits(dir: string): { train: string; test: string | null } {
   const testDir = ["test", "val"].map((d) => join(dir, d)).find(isDir);
   const trainDir = join(dir, "train");
-  if (testDir && isDir(trainDir)) {
-    const train = await loadFolder(trainDir, { ...folderOpts, limit: opts.limit });
-    const test = await loadFolder(testDir, folderOpts);
-    if (train.classes && test.classes && train.classes.join("\n") !== test.classes.join("\n")) {
-      throw new UserError(`${testDir}: class subfolders differ from ${trainDir} (${test.classes.join(", ")} vs ${train.classes.join(", ")})`);
-    }
-    return { train, trainLabeled: train.labels ? train : null, test };
+  return testDir && isDir(trainDir) ? { train: trainDir, test: testDir } : { train: dir, test: null };
+}
+
+/**
+ * A folder dataset. Either way, the mean and std come from STATS_SAMPLE of its training images (a
+ * fixed sample, seed STATS_SEED, the same for every run on the folder; all of them when there are
+ * fewer): a streamed folder cannot afford a pass over every image, and one rule for both keeps
+ * training the same whichever way the folder is read. In memory: the whole train and test splits,
+ * as the other readers. Streamed:
+ * - training reads the folder batch by batch (FolderReader), in the same order and with the same
+ *   bytes as the in-memory set would give (bad files aside, see folder-reader.ts);
+ * - the statistics sample is decoded once and then dropped;
+ * - the evaluation sets (linear probe, kNN bank and monitor, baselines, report) are decoded into
+ *   memory: labeled train images up to `evalTrainLimit`, each split capped to `evalBytes` of
+ *   pixels, a fixed sample (seed `seed`) where a split is larger. The train sample is the one the
+ *   evaluation's own maxTrain subsampling picks, so when it is no larger than the caps, results are
+ *   the same as from memory.
+ */
+async function resolveFolder(name: string, dir: string, opts: ResolveOptions): Promise<ResolvedDataset> {
+  const size = opts.imageSize ?? 96;
+  const channels = opts.channels ?? 3;
+  const folderOpts: FolderReaderOptions = {
+    size,
+    channels,
+    onBadImage: opts.onBadImage,
+    workers: opts.workers,
+    prefetch: opts.prefetch,
+  };
+  const dirs = folderSplits(dir);
+  const listing = listFolder(dirs.train, opts.limit);
+  const testListing = dirs.test ? listFolder(dirs.test) : null;
+  if (listing.classes && testListing?.classes && listing.classes.join("\n") !== testListing.classes.join("\n")) {
+    throw new UserError(`${dirs.test}: class subfolders differ from ${dirs.train} (${testListing.classes.join(", ")} vs ${listing.classes.join(", ")})`);
   }
-  const train = await loadFolder(dir, { ...folderOpts, limit: opts.limit });
-  return { train, trainLabeled: train.labels ? train : null, test: null };
+  const imageBytes = channels * size * size;
+  const mode = opts.streaming ?? "auto";
+  const stream = mode === "always" || (mode === "auto" && listing.files.length * imageBytes > STREAM_ABOVE_BYTES);
+  if (!stream) {
+    const train = await loadFolder(dirs.train, { ...folderOpts, limit: opts.limit });
+    const test = dirs.test ? await loadFolder(dirs.test, folderOpts) : null;
+    // The streamed path's statistics sample, so that whether a folder streams changes nothing in training.
+    const { mean, std } = channelStats(sampleSubset(train, STATS_SAMPLE, STATS_SEED));
+    return { name, train: inMemoryData(train), trainLabeled: train.labels ? train : null, test, mean, std, notes: [] };
+  }
+
+  const reader = new FolderReader(listing, folderOpts);
+  try {
+    const seed = opts.seed ?? 0;
+    const cap = Math.max(1, Math.floor((opts.evalBytes ?? STREAMED_EVAL_BYTES) / imageBytes));
+    const notes: string[] = [];
+    const { mean, std } = channelStats(await reader.take(sampleIndices(reader.n, STATS_SAMPLE, STATS_SEED, true)));
+    const evalSets = opts.evalSets ?? true;
+    let trainLabeled: ImageSet | null = null;
+    if (reader.labels && evalSets) {
+      const count = Math.min(cap, opts.evalTrainLimit ?? cap);
+      trainLabeled = await reader.take(sampleIndices(reader.n, count, seed, true));
+      if (count < reader.n) notes.push(`evaluation uses a fixed sample of ${trainLabeled.n} of the ${reader.n} labeled training images`);
+    }
+    const test = testListing && evalSets ? await decodeSample(testListing, cap, seed, folderOpts, notes) : null;
+    return { name, train: reader, trainLabeled, test, mean, std, notes };
+  } catch (e) {
+    await reader.close();
+    throw e;
+  }
+}
+
+// A split decoded whole, or a fixed sample of `count` of it when it has more.
+async function decodeSample(listing: FolderListing, count: number, seed: number, opts: FolderReaderOptions, notes: string[]): Promise<ImageSet> {
+  const reader = new FolderReader(listing, opts);
+  try {
+    const set = await reader.take(sampleIndices(reader.n, count, seed, true));
+    if (count < reader.n) notes.push(`evaluation uses a fixed sample of ${set.n} of the ${reader.n} images in ${listing.root}`);
+    return set;
+  } finally {
+    await reader.close();
+  }
 }
 
 function limitHead(set: ImageSet, limit: number | undefined): ImageSet {

@@ -6,7 +6,7 @@
 // Features are extracted once per encoder and split, then shared by the kNN and the linear probe.
 import * as T from "../torch/index.js";
 import { subset, type ImageSet } from "../data/dataset.js";
-import { epochOrder } from "../data/loader.js";
+import { sampleIndices } from "../data/loader.js";
 import { UserError } from "../util/errors.js";
 import { extractFeatures, rawPixelFeatures, type EmbedFn } from "./features.js";
 import { KNN_DEFAULTS, knnTop1 } from "./knn.js";
@@ -167,8 +167,7 @@ export function prepareSplits(train: ImageSet, test: ImageSet, maxTrain: number 
   if (te.n === 0) throw new UserError("evaluation needs labels: the test split has no labelled images");
   if (maxTrain !== undefined && tr.n > maxTrain) {
     // A fixed random subset, kept in the original order (the order does not change any score).
-    const pick = epochOrder(tr.n, seed, 0, { shuffle: true }).subarray(0, maxTrain).sort();
-    tr = subset(tr, pick);
+    tr = subset(tr, sampleIndices(tr.n, maxTrain, seed, true));
   }
   let maxLabel = 0;
   for (const l of tr.labels!) maxLabel = Math.max(maxLabel, l);

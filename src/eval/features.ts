@@ -24,8 +24,7 @@ export interface FeatureOptions {
  * disposes it). `embed` should run the encoder in eval mode; it is called under noGrad here too.
  */
 export function extractFeatures(embed: EmbedFn, set: ImageSet, opts: FeatureOptions): T.Tensor {
-  const batchSize = opts.batchSize ?? 256;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new UserError(`features: batch size must be a positive integer, got ${batchSize}`);
+  const batchSize = checkedBatchSize(opts);
   if (set.n === 0) throw new UserError("features: the image set is empty");
   const device = opts.device ?? "cpu";
   let out: T.Tensor | null = null;
@@ -36,18 +35,9 @@ export function extractFeatures(embed: EmbedFn, set: ImageSet, opts: FeatureOpti
         for (let start = 0; start < set.n; start += batchSize) {
           const len = Math.min(batchSize, set.n - start);
           T.tidy(() => {
-            const x = normalisedBatch(set, start, len, norm, device);
-            const y = embed(x);
-            if (y.ndim !== 2 || y.size(0) !== len) {
-              throw new Error(`features: embed returned shape [${y.shape}] for a batch of ${len} images (expected [${len}, d])`);
-            }
-            if (!out) out = T.empty([set.n, y.size(1)]).keep();
-            else if (y.size(1) !== out.size(1)) throw new Error(`features: embed changed its output dimension from ${out.size(1)} to ${y.size(1)}`);
-            const yc = y.to("float32").to("cpu");
-            // A diverged encoder gives NaN; every score computed from it would be silently wrong.
-            if (!T.callOp("aten::isfinite", "", yc).all().item()) {
-              throw new UserError(`features: the encoder produced non-finite values (NaN or Inf) for images ${start}..${start + len - 1}`);
-            }
+            const yc = embedBatch(embed, set, start, len, norm, device, start);
+            if (!out) out = T.empty([set.n, yc.size(1)]).keep();
+            else if (yc.size(1) !== out.size(1)) throw new Error(`features: embed changed its output dimension from ${out.size(1)} to ${yc.size(1)}`);
             out.narrow(0, start, len).copy_(yc);
           });
         }
@@ -60,6 +50,43 @@ export function extractFeatures(embed: EmbedFn, set: ImageSet, opts: FeatureOpti
   return out!;
 }
 
+/**
+ * The representation of every image of a stream of batches (e.g. a folder decoded as it goes), as
+ * extractFeatures gives it for the same images in one set, with the ids and labels of the images in
+ * order (null where the batches have none). Only the features and one batch are held at a time.
+ */
+export async function extractFeaturesStream(embed: EmbedFn, batches: AsyncIterable<ImageSet>, opts: FeatureOptions): Promise<{ features: T.Tensor; ids: string[] | null; labels: Int32Array | null }> {
+  const device = opts.device ?? "cpu";
+  const parts: T.Tensor[] = [];
+  const ids: string[] = [];
+  const labels: number[] = [];
+  let allIds = true;
+  let allLabels = true;
+  let seen = 0;
+  let norm: Normaliser | null = null;
+  try {
+    for await (const batch of batches) {
+      if (batch.n === 0) continue;
+      norm ??= normaliser(batch.channels, opts.mean, opts.std, device, true);
+      const yc = T.noGrad(() => T.tidy(() => embedBatch(embed, batch, 0, batch.n, norm!, device, seen))).keep();
+      parts.push(yc);
+      if (yc.size(1) !== parts[0].size(1)) throw new Error(`features: embed changed its output dimension from ${parts[0].size(1)} to ${yc.size(1)}`);
+      seen += batch.n;
+      allIds &&= batch.ids !== null;
+      allLabels &&= batch.labels !== null;
+      if (allIds) ids.push(...batch.ids!);
+      if (allLabels) labels.push(...batch.labels!);
+    }
+    if (parts.length === 0) throw new UserError("features: the image set is empty");
+    const features = parts.length === 1 ? parts.pop()! : T.cat(parts).keep();
+    return { features, ids: allIds ? ids : null, labels: allLabels ? Int32Array.from(labels) : null };
+  } finally {
+    for (const p of parts) p.dispose();
+    norm?.mean.dispose();
+    norm?.invStd.dispose();
+  }
+}
+
 /** The normalised pixels themselves, flattened: a kept [n, C*H*W] float32 CPU tensor. */
 export function rawPixelFeatures(set: ImageSet, mean: number[], std: number[]): T.Tensor {
   return extractFeatures((x) => x.flatten(1), set, { mean, std, batchSize: 1024 });
@@ -70,15 +97,37 @@ interface Normaliser {
   invStd: T.Tensor; // [1, C, 1, 1]
 }
 
-function normaliser(channels: number, mean: number[], std: number[], device: string): Normaliser {
+// `keep`: the tensors outlive every scope (the caller disposes them).
+function normaliser(channels: number, mean: number[], std: number[], device: string, keep = false): Normaliser {
   if (mean.length !== channels || std.length !== channels) {
     throw new UserError(`features: mean/std have ${mean.length}/${std.length} entries for ${channels}-channel images`);
   }
   for (const s of std) if (!(s > 0)) throw new UserError(`features: std must be > 0, got ${s}`);
-  return {
-    mean: T.tensor(Float32Array.from(mean), [1, channels, 1, 1], { device }),
-    invStd: T.tensor(Float32Array.from(std, (s) => 1 / s), [1, channels, 1, 1], { device }),
-  };
+  const m = T.tensor(Float32Array.from(mean), [1, channels, 1, 1], { device });
+  const inv = T.tensor(Float32Array.from(std, (s) => 1 / s), [1, channels, 1, 1], { device });
+  return keep ? { mean: m.keep(), invStd: inv.keep() } : { mean: m, invStd: inv };
+}
+
+function checkedBatchSize(opts: FeatureOptions): number {
+  const batchSize = opts.batchSize ?? 256;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new UserError(`features: batch size must be a positive integer, got ${batchSize}`);
+  return batchSize;
+}
+
+// Images [start, start+len) of a set through `embed`: [len, d] float32 on the CPU, checked finite.
+// `first` numbers the images in messages.
+function embedBatch(embed: EmbedFn, set: ImageSet, start: number, len: number, norm: Normaliser, device: string, first: number): T.Tensor {
+  const x = normalisedBatch(set, start, len, norm, device);
+  const y = embed(x);
+  if (y.ndim !== 2 || y.size(0) !== len) {
+    throw new Error(`features: embed returned shape [${y.shape}] for a batch of ${len} images (expected [${len}, d])`);
+  }
+  const yc = y.to("float32").to("cpu");
+  // A diverged encoder gives NaN; every score computed from it would be silently wrong.
+  if (!T.callOp("aten::isfinite", "", yc).all().item()) {
+    throw new UserError(`features: the encoder produced non-finite values (NaN or Inf) for images ${first}..${first + len - 1}`);
+  }
+  return yc;
 }
 
 // uint8 bytes [start, start+len) → float [(x/255 − mean)/std] on the device. The bytes cross to the

@@ -5,6 +5,7 @@ import { resnet18, resnet34, resnet50, type ResNet } from "../nn/resnet.js";
 import { BYOL } from "../byol/learner.js";
 import { LARS, SGD, AdamW, splitDecay, type Optimizer } from "../optim/index.js";
 import { ViewAugmenter, presetByName } from "../augment/index.js";
+import type { ResolveOptions } from "../data/index.js";
 import type { TrainConfig } from "./config.js";
 
 export function makeEncoder(cfg: TrainConfig, channels: number): ResNet {
@@ -64,4 +65,16 @@ export async function applyThreads(cfg: TrainConfig): Promise<number> {
   const n = cfg.threads > 0 ? cfg.threads : Math.max(1, Math.floor(os.availableParallelism() / Math.max(1, Number(process.env.LOCAL_WORLD_SIZE ?? cfg.nproc))));
   T.setNumThreads(n);
   return n;
+}
+
+/**
+ * How a run reads its dataset. A streamed folder's evaluation samples use the run's seed and hold
+ * enough labeled train images for both the linear probe's cap and the kNN monitor's bank.
+ */
+export function datasetOptions(cfg: TrainConfig): ResolveOptions {
+  const maxTrain = cfg.linearEval.maxTrain;
+  return {
+    dataDir: cfg.dataDir ?? undefined, limit: cfg.datasetLimit ?? undefined, imageSize: cfg.imageSize, onBadImage: cfg.onBadImage,
+    streaming: cfg.dataStreaming, seed: cfg.seed, evalTrainLimit: maxTrain === null ? undefined : Math.max(maxTrain, cfg.knn.monitorTrain),
+  };
 }

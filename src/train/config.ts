@@ -13,6 +13,13 @@ export interface TrainConfig {
   /** Side length of decoded folder images. */
   imageSize: number;
   onBadImage: "skip" | "error";
+  /**
+   * Folder datasets: "auto" streams the pretraining images from disk during training when decoding
+   * them all would take more than 1 GiB (src/data/resolve.ts says why), "always" streams, "never"
+   * decodes the folder into memory first. When every image decodes, training sees the same batches
+   * either way (a skipped bad image is handled differently: see src/data/folder-reader.ts).
+   */
+  dataStreaming: "auto" | "always" | "never";
   device: string;
   threads: number;
   seed: number;
@@ -60,6 +67,7 @@ const BASE: TrainConfig = {
   datasetLimit: null,
   imageSize: 96,
   onBadImage: "error",
+  dataStreaming: "auto",
   device: "cpu",
   threads: 0,
   seed: 0,
@@ -178,6 +186,7 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   check(c.datasetLimit === null || (int(c.datasetLimit) && c.datasetLimit > 0), `datasetLimit must be a positive integer or null, got ${c.datasetLimit}`);
   check(int(c.imageSize) && c.imageSize >= 8 && c.imageSize <= 1024, `imageSize must be an integer in [8, 1024], got ${c.imageSize}`);
   check(c.onBadImage === "skip" || c.onBadImage === "error", `onBadImage must be skip or error, got "${c.onBadImage}"`);
+  check(["auto", "always", "never"].includes(c.dataStreaming), `dataStreaming must be auto, always or never, got "${c.dataStreaming}"`);
   check(/^(cpu|cuda(:\d+)?)$/.test(c.device), `device must be cpu, cuda or cuda:N, got "${c.device}"`);
   check(int(c.threads) && c.threads >= 0, `threads must be a non-negative integer (0 = all cores), got ${c.threads}`);
   check(int(c.seed) && c.seed >= 0, `seed must be a non-negative integer, got ${c.seed}`);

@@ -3,7 +3,7 @@
 import { join } from "node:path";
 import { writeFileSync } from "node:fs";
 import * as T from "../torch/index.js";
-import { gatherBatch, sampleSubset, type ResolvedDataset } from "../data/index.js";
+import { gatherBatch, sampleData, sampleSubset, type ResolvedDataset } from "../data/index.js";
 import { evaluateRepresentations } from "../eval/evaluate.js";
 import { extractFeatures } from "../eval/features.js";
 import { embeddingMap } from "../eval/embedding-map.js";
@@ -27,9 +27,9 @@ export interface RunEvaluation extends EvalResult {
 }
 
 /** Evaluates `encoder` and writes eval.json and report.html into runDir. */
-export function evaluateRun(opts: {
+export async function evaluateRun(opts: {
   runDir: string; cfg: TrainConfig; data: ResolvedDataset; encoder: ResNet; trainS: number; log?: (s: string) => void;
-}): RunEvaluation {
+}): Promise<RunEvaluation> {
   const { runDir, cfg, data, encoder } = opts;
   const log = opts.log ?? (() => {});
   const trainSet = data.trainLabeled;
@@ -67,17 +67,17 @@ export function evaluateRun(opts: {
   writeFileSync(join(runDir, "eval.json"), JSON.stringify(result, null, 2) + "\n");
   randomEncoder.dispose();
   log(`wrote ${join(runDir, "eval.json")}`);
-  writeRunReport({ runDir, cfg, data, encoder, evalResult: result });
+  await writeRunReport({ runDir, cfg, data, encoder, evalResult: result });
   return result;
 }
 
 /** report.html from the run folder's metrics, the evaluation and a few pictures made now. */
-export function writeRunReport(opts: { runDir: string; cfg: TrainConfig; data: ResolvedDataset; encoder: ResNet; evalResult: EvalResult | null }): void {
+export async function writeRunReport(opts: { runDir: string; cfg: TrainConfig; data: ResolvedDataset; encoder: ResNet; evalResult: EvalResult | null }): Promise<void> {
   const { runDir, cfg, data, encoder } = opts;
   const set = data.train;
+  const sample = await sampleData(set, 6, cfg.seed + 2);
   const preview = T.tidy(() => {
     T.manualSeed(cfg.seed + 1);
-    const sample = sampleSubset(set, 6, cfg.seed + 2);
     return renderPreview(sample.images, sample.n, sample.channels, sample.height, sample.width, makeAugmenters(cfg, set.channels, data.mean, data.std), { samples: 4, seed: cfg.seed });
   });
   let embeddingMapInput;
@@ -117,7 +117,7 @@ export function writeRunReport(opts: { runDir: string; cfg: TrainConfig; data: R
     augmentPreviewPng: preview,
     embeddingMap: embeddingMapInput,
     neighborExamplesPng: neighborPng,
-    accuracyCaption: `kNN top-1 during training is the monitor's: a fixed subset of ${Math.min(cfg.knn.monitorTrain, data.trainLabeled?.n ?? 0)} labeled train and ${Math.min(cfg.knn.monitorTest, data.test?.n ?? 0)} test images (the final evaluation uses the full splits). Online linear top-1 is the online probe's accuracy on view-1 representations during each epoch.`,
+    accuracyCaption: `kNN top-1 during training is the monitor's: a fixed subset of ${Math.min(cfg.knn.monitorTrain, data.trainLabeled?.n ?? 0)} labeled train and ${Math.min(cfg.knn.monitorTest, data.test?.n ?? 0)} test images (the final evaluation uses the full splits${data.notes.length > 0 ? `, except: ${data.notes.join("; ")}` : ""}). Online linear top-1 is the online probe's accuracy on view-1 representations during each epoch.`,
     neighborExamplesCaption: "Each row: a test image, then its 7 nearest training images by cosine similarity of representations",
   });
 }

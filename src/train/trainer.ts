@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as T from "../torch/index.js";
-import { epochOrder, batches, gatherBatch, gatherLabels, sampleSubset, type ImageSet, type ResolvedDataset } from "../data/index.js";
+import { epochOrder, batches, sampleSubset, type ImageSet, type ResolvedDataset } from "../data/index.js";
 import { warmupCosineLr, byolTau } from "../optim/schedules.js";
 import { OnlineProbe } from "../eval/online-probe.js";
 import { extractFeatures } from "../eval/features.js";
@@ -63,6 +63,7 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
   const rank0 = isRank0(opts);
   const dp = opts.dp ?? null;
   const worldSize = dp?.worldSize ?? 1;
+  // In memory or streamed from a folder: the same batches for the same indices either way.
   const set = data.train;
   const channels = set.channels;
   if (set.n < cfg.batchSize * worldSize) {
@@ -159,13 +160,14 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
       let probeCorrect = 0;
       let probeSeen = 0;
       learner.train();
-      for (let b = epoch === startEpoch ? skipInEpoch : 0; b < epochBatches.length; b++) {
-        const idx = epochBatches[b];
+      // A resumed epoch starts at its next batch; the batches before it are never read.
+      let b = epoch === startEpoch ? skipInEpoch : 0;
+      for await (const batch of set.batches(epochBatches.slice(b))) {
         const lr = warmupCosineLr(step, totalSteps, warmupSteps, lrPeak);
         const tau = byolTau(step, totalSteps, cfg.tauBase);
         optimizer.lr = lr;
         const out = T.tidy(() => {
-          let x = T.tensor(gatherBatch(set, idx), shape, { dtype: "uint8" });
+          let x = T.tensor(batch.images, shape, { dtype: "uint8" });
           if (cfg.device !== "cpu") x = x.to(cfg.device);
           const [v1, v2] = [augs[0].apply(x), augs[1].apply(x)];
           const { loss, repr1 } = cfg.precision === "bf16"
@@ -179,8 +181,8 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
           optimizer.step();
           learner.updateTarget(tau);
           let probeOut = null;
-          if (probe && set.labels) {
-            const labels = gatherLabels(set, idx);
+          if (probe && batch.labels) {
+            const labels = batch.labels;
             const valid = labels.every((l) => l >= 0);
             if (valid) probeOut = probe.step(repr1, T.tensor(labels, undefined, { dtype: "int64", device: cfg.device }));
           }
@@ -229,6 +231,7 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
         }
         // Let signals (Ctrl-C) reach their handlers between steps.
         await new Promise((r) => setImmediate(r));
+        b++;
       }
     }
     if (!interrupted) {

@@ -5,6 +5,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
+import type { ImageSet } from "../../src/data/dataset.js";
 import { UserError } from "../../src/util/errors.js";
 
 export function tmpDir(prefix: string): string {
@@ -64,4 +65,24 @@ export function runPythonJson(script: string, args: string[] = []): unknown {
   const r = spawnSync("/usr/bin/python3", ["-c", script, ...args], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`python3 failed (${r.status}): ${r.stderr}`);
   return JSON.parse(r.stdout);
+}
+
+/**
+ * Writes every image of a set as a lossless PNG (so a folder reader decodes the same bytes back):
+ * `<class>/<i>.png` for a labelled set (class names from set.classes, else "c<label>"), `<i>.png`
+ * for an unlabelled one, i zero-padded so the listing keeps the set's order within a class.
+ */
+export async function writePngFolder(dir: string, set: ImageSet): Promise<void> {
+  const { default: sharp } = await import("sharp"); // loaded only by the tests that write images
+  const { channels: c, height: h, width: w } = set;
+  const plane = h * w;
+  const width = String(set.n).length;
+  for (let i = 0; i < set.n; i++) {
+    const hwc = Buffer.alloc(c * plane);
+    for (let ch = 0; ch < c; ch++) for (let p = 0; p < plane; p++) hwc[p * c + ch] = set.images[(i * c + ch) * plane + p];
+    const label = set.labels?.[i];
+    const sub = label === undefined ? dir : path.join(dir, set.classes?.[label] ?? `c${label}`);
+    fs.mkdirSync(sub, { recursive: true });
+    await sharp(hwc, { raw: { width: w, height: h, channels: c as 1 | 3 } }).png().toFile(path.join(sub, `${String(i).padStart(width, "0")}.png`));
+  }
 }

@@ -3,8 +3,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
 import { PNG } from "pngjs";
-import { DATASET_FORMS, parseDatasetSpec, resolveDataset } from "../../src/data/index.js";
-import { isUserError, removeDir, tmpDir, writeIdx } from "./fixtures.js";
+import { DATASET_FORMS, FolderReader, parseDatasetSpec, resolveDataset, sampleIndices } from "../../src/data/index.js";
+import { isUserError, patternImages, removeDir, tmpDir, writeIdx, writePngFolder } from "./fixtures.js";
 
 const root = tmpDir("resolve");
 after(() => removeDir(root));
@@ -39,7 +39,7 @@ test("fashion-mnist from opts.dataDir, with mean/std from train and a limit", as
   const r = await resolveDataset("fashion-mnist", { dataDir: d, limit: 4 });
   assert.equal(r.name, "fashion-mnist");
   assert.equal(r.train.n, 4);
-  assert.equal(r.trainLabeled, r.train);
+  assert.equal(r.trainLabeled, r.train.set);
   assert.equal(r.test!.n, 2);
   assert.deepEqual(r.mean, [0.2]);
   assert.deepEqual(r.std, [0]);
@@ -96,9 +96,44 @@ test("folder:DIR with train/ and test/ splits, and a plain folder", async () => 
   assert.deepEqual(r.train.classes, ["a", "b"]);
   assert.deepEqual(r.mean, [0.5, 0, 0.5]);
   assert.deepEqual(r.std, [0.5, 0, 0.5]);
-  assert.equal(r.trainLabeled, r.train);
+  assert.equal(r.trainLabeled, r.train.set);
   const flat = path.join(root, "flatimgs");
   writePng(path.join(flat, "x.png"), [0, 0, 0]);
   const f = await resolveDataset(`folder:${flat}`, { imageSize: 4, channels: 1, workers: 1 });
   assert.deepEqual([f.train.n, f.train.channels, f.test, f.trainLabeled], [1, 1, null, null]);
+});
+
+test("folder:DIR streamed: the statistics and evaluation sets of the in-memory path, or capped samples", async () => {
+  const d = path.join(root, "streamed");
+  const image = { channels: 3, height: 4, width: 4, classes: ["a", "b", "c"], ids: null };
+  const labelsOf = (n: number) => Int32Array.from({ length: n }, (_, i) => i % 3);
+  await writePngFolder(path.join(d, "train"), { ...image, images: patternImages(12, 48), n: 12, labels: labelsOf(12) });
+  await writePngFolder(path.join(d, "val"), { ...image, images: patternImages(9, 48), n: 9, labels: labelsOf(9) });
+  const o = { imageSize: 4, workers: 1, seed: 3 };
+  const memory = await resolveDataset(`folder:${d}`, { ...o, streaming: "never" });
+  const auto = await resolveDataset(`folder:${d}`, o);
+  assert.ok(auto.train.set !== null, "auto keeps a small folder in memory");
+  const streamed = await resolveDataset(`folder:${d}`, { ...o, streaming: "always" });
+  const capped = await resolveDataset(`folder:${d}`, { ...o, streaming: "always", evalBytes: 5 * 48, evalTrainLimit: 4 });
+  const trainOnly = await resolveDataset(`folder:${d}`, { ...o, streaming: "always", evalSets: false });
+  await trainOnly.train.close();
+  assert.deepEqual([trainOnly.trainLabeled, trainOnly.test, trainOnly.mean], [null, null, memory.mean], "a rank that only trains decodes no evaluation sets");
+  try {
+    assert.ok(streamed.train instanceof FolderReader && streamed.train.set === null);
+    assert.deepEqual([streamed.train.n, streamed.train.classes], [12, ["a", "b", "c"]]);
+    assert.deepEqual(Array.from(streamed.train.labels!), Array.from(memory.train.labels!));
+    assert.deepEqual([streamed.mean, streamed.std], [memory.mean, memory.std], "all 12 images are within the statistics sample");
+    assert.deepEqual(streamed.trainLabeled, memory.trainLabeled);
+    assert.deepEqual(streamed.test, memory.test);
+    assert.deepEqual(streamed.notes, []);
+    // Capped: the train sample is the one evaluation's own maxTrain subsampling picks.
+    const pick = Array.from(sampleIndices(12, 4, 3, true));
+    assert.deepEqual(capped.trainLabeled!.ids, pick.map((i) => memory.train.set!.ids![i]));
+    assert.equal(capped.test!.n, 5);
+    assert.equal(capped.notes.length, 2);
+    assert.match(capped.notes[0], /fixed sample of 4 of the 12 labeled training images/);
+  } finally {
+    await streamed.train.close();
+    await capped.train.close();
+  }
 });

@@ -1,7 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as T from "../../src/torch/index.js";
-import { extractFeatures, rawPixelFeatures } from "../../src/eval/features.js";
+import { extractFeatures, extractFeaturesStream, rawPixelFeatures } from "../../src/eval/features.js";
+import { batches, epochOrder } from "../../src/data/loader.js";
+import { inMemoryData } from "../../src/data/training-data.js";
 import { UserError } from "../../src/util/errors.js";
 import { tinyImages } from "./helpers.js";
 
@@ -39,6 +41,25 @@ test("extractFeatures batches the set, keeps row order and frees everything but 
     ref.forEach((v, i) => assert.ok(Math.abs(got[i] - v) < 1e-5, `batch ${batchSize}, element ${i}`));
     assert.ok(f.kept, "the result is kept");
     f.dispose();
+    assert.equal(T.liveTensors(), before, `batch ${batchSize}: no tensor leaked`);
+  }
+});
+
+test("extractFeaturesStream gives extractFeatures' rows for a stream of batches, with labels, and leaks nothing", async () => {
+  const set = { ...tinyImages(11, 2, 4, 3, 2), ids: Array.from({ length: 11 }, (_, i) => `img${i}`) };
+  const embed = (x: T.Tensor) => x.mean([2, 3]);
+  const whole = extractFeatures(embed, set, { mean: MEAN, std: STD });
+  const ref = whole.toFloat32Array();
+  whole.dispose();
+  const before = T.liveTensors();
+  for (const batchSize of [1, 4, 11]) {
+    const stream = inMemoryData(set).batches(batches(epochOrder(11, 0, 0, { shuffle: false }), batchSize, false));
+    const { features, ids, labels } = await extractFeaturesStream(embed, stream, { mean: MEAN, std: STD });
+    assert.deepEqual(features.shape, [11, 2]);
+    assert.deepEqual(Array.from(features.toFloat32Array()), Array.from(ref), `batch ${batchSize}`);
+    assert.deepEqual(ids, set.ids);
+    assert.deepEqual(labels, set.labels);
+    features.dispose();
     assert.equal(T.liveTensors(), before, `batch ${batchSize}: no tensor leaked`);
   }
 });
