@@ -4,7 +4,7 @@ import { join } from "node:path";
 import * as T from "../torch/index.js";
 import { resolveDataset, type ResolvedDataset } from "../data/index.js";
 import { UserError } from "../util/errors.js";
-import { applyOverrides, presetConfig, setField, validateConfig, type TrainConfig } from "../train/config.js";
+import { applyOverrides, effectivePrecision, presetConfig, setField, validateConfig, type TrainConfig } from "../train/config.js";
 import { applyThreads, datasetOptions } from "../train/build.js";
 import { train, writeConfig, type DataParallel } from "../train/trainer.js";
 import { evaluateRun } from "../train/evaluate-run.js";
@@ -22,7 +22,7 @@ export const TRAIN_HELP = `byol train [options]
   --data-dir DIR        where fashion-mnist's IDX files are (default /usr/share/datasets/fashion-mnist)
   --limit N             use at most N pretraining images
   --device DEV          cpu | cuda | cuda:N
-  --epochs N  --batch-size N  --lr BASE_LR  --seed N  --threads N  --precision fp32|bf16
+  --epochs N  --batch-size N  --lr BASE_LR  --seed N  --threads N  --precision auto|fp32|bf16
   --config FILE         JSON file with any configuration fields (applied after the preset)
   --set FIELD=VALUE     set any configuration field, e.g. --set optimizer.weightDecay=1e-5 (repeatable)
   --resume DIR          continue the run in DIR from its last checkpoint
@@ -85,7 +85,10 @@ export function resolveTrainConfig(values: Record<string, any>): TrainConfig {
     if (eq <= 0) throw new UserError(`--set expects FIELD=VALUE, got "${kv}"`);
     setField(cfg, kv.slice(0, eq), kv.slice(eq + 1));
   }
-  return validateConfig(cfg);
+  validateConfig(cfg);
+  // config.json records what the run actually does, not "auto".
+  cfg.precision = effectivePrecision(cfg);
+  return cfg;
 }
 
 export interface TrainCommandHooks {

@@ -1,6 +1,7 @@
 // The complete training configuration (every knob explicit, as DeepMind's BYOL code keeps it), the
 // three presets, and how flags and a JSON file override it. Invalid values are UserErrors.
 import { UserError } from "../util/errors.js";
+import { cpuHasNativeBf16 } from "../torch/index.js";
 
 export type PresetName = "cpu" | "gpu" | "smoke";
 
@@ -49,7 +50,8 @@ export interface TrainConfig {
   tauBase: number;
   /** The view pair by name; minScale (if set) replaces the presets' smallest crop area fraction. */
   augment: { preset: "byol" | "cifar" | "gray28"; outputSize: number; minScale: number | null };
-  precision: "fp32" | "bf16";
+  /** "auto": bf16 autocast on a GPU, and on a CPU that computes bf16 natively; float32 otherwise. */
+  precision: "auto" | "fp32" | "bf16";
   channelsLast: boolean;
   knn: { everyEpochs: number; k: number; temperature: number; monitorTrain: number; monitorTest: number };
   linearEval: { epochs: number; maxTrain: number | null };
@@ -71,8 +73,14 @@ const BASE: TrainConfig = {
   device: "cpu",
   threads: 0,
   seed: 0,
-  epochs: 4,
+  // 8 epochs fit the 10-minute budget in bf16 on a CPU with native bf16 (about 1,500 img/s); in float32
+  // (about 700 img/s) pass --epochs 4 to stay within it.
+  epochs: 8,
   batchSize: 256,
+  // Quarter width (a 128-d representation). Measured on Fashion-MNIST (kNN / linear top-1, full test
+  // split): width 0.5 after 2 epochs 75.9% / 80.3% against its own random initialisation's 76.6% /
+  // 80.3%, so in this budget the wider net learns nothing its random features lack; width 0.25 after 8
+  // epochs 74.0% / 77.9% against 71.2% / 72.3%.
   encoder: { arch: "resnet18", stem: "small", stemStride: 2, widthMultiplier: 0.25 },
   projector: { hiddenDim: 1024, outDim: 128 },
   predictor: { hiddenDim: 1024 },
@@ -87,7 +95,9 @@ const BASE: TrainConfig = {
   },
   tauBase: 0.99,
   augment: { preset: "gray28", outputSize: 28, minScale: null },
-  precision: "fp32",
+  // bf16 autocast doubles the CPU preset's throughput where the CPU has AVX512-BF16 (measured: 1580 vs
+  // 700 img/s); the loss is still taken in float32 and the weights stay float32.
+  precision: "auto",
   // Channels-last convolutions are ~40% faster on the CPU for this small ResNet (measured in PyTorch).
   channelsLast: true,
   knn: { everyEpochs: 1, k: 200, temperature: 0.1, monitorTrain: 10000, monitorTest: 2000 },
@@ -116,7 +126,7 @@ const PRESETS: Record<PresetName, DeepPartial<TrainConfig>> = {
   },
   // Seconds, not minutes: for tests and for checking an installation.
   smoke: {
-    preset: "smoke", epochs: 2, channelsLast: false, batchSize: 32, datasetLimit: 512,
+    preset: "smoke", epochs: 2, channelsLast: false, precision: "fp32", batchSize: 32, datasetLimit: 512,
     encoder: { widthMultiplier: 0.125 }, projector: { hiddenDim: 64, outDim: 32 }, predictor: { hiddenDim: 64 },
     optimizer: { warmupEpochs: 1 }, knn: { everyEpochs: 1, k: 20, monitorTrain: 512, monitorTest: 256 },
     linearEval: { epochs: 5, maxTrain: 1000 }, checkpointEverySteps: 10, logEverySteps: 2,
@@ -180,6 +190,12 @@ function check(ok: boolean, msg: string): void {
 const int = (v: unknown) => typeof v === "number" && Number.isInteger(v);
 
 /** Validates every field; the first problem is reported as one line. */
+/** The precision a run trains in: "auto" becomes bf16 on a GPU or a CPU with native bf16, else fp32. */
+export function effectivePrecision(c: Pick<TrainConfig, "precision" | "device">): "fp32" | "bf16" {
+  if (c.precision !== "auto") return c.precision;
+  return c.device.startsWith("cuda") || cpuHasNativeBf16() ? "bf16" : "fp32";
+}
+
 export function validateConfig(c: TrainConfig): TrainConfig {
   check(["cpu", "gpu", "smoke"].includes(c.preset), `preset must be cpu, gpu or smoke, got "${c.preset}"`);
   check(typeof c.dataset === "string" && c.dataset.length > 0, "dataset must be a non-empty name");
@@ -211,7 +227,7 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   check(["byol", "cifar", "gray28"].includes(c.augment.preset), `augment.preset must be byol, cifar or gray28, got "${c.augment.preset}"`);
   check(int(c.augment.outputSize) && c.augment.outputSize >= 8, `augment.outputSize must be an integer of at least 8, got ${c.augment.outputSize}`);
   check(c.augment.minScale === null || (c.augment.minScale > 0 && c.augment.minScale <= 1), `augment.minScale must be in (0, 1] or null, got ${c.augment.minScale}`);
-  check(c.precision === "fp32" || c.precision === "bf16", `precision must be fp32 or bf16, got "${c.precision}"`);
+  check(["auto", "fp32", "bf16"].includes(c.precision), `precision must be auto, fp32 or bf16, got "${c.precision}"`);
   check(int(c.knn.everyEpochs) && c.knn.everyEpochs >= 0, `knn.everyEpochs must be a non-negative integer (0 = never), got ${c.knn.everyEpochs}`);
   check(int(c.knn.k) && c.knn.k >= 1, `knn.k must be a positive integer, got ${c.knn.k}`);
   check(c.knn.temperature > 0, `knn.temperature must be positive, got ${c.knn.temperature}`);

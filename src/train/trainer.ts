@@ -12,7 +12,7 @@ import type { BYOL } from "../byol/learner.js";
 import type { ResNet } from "../nn/resnet.js";
 import type { Optimizer } from "../optim/index.js";
 import { UserError } from "../util/errors.js";
-import { type TrainConfig } from "./config.js";
+import { effectivePrecision, type TrainConfig } from "./config.js";
 import { makeAugmenters, makeLearner, makeOptimizer, peakLr } from "./build.js";
 import { addPrefix, assertCompatible, checkpointPath, loadCheckpoint, saveCheckpoint, withPrefix } from "./checkpoint.js";
 import { MetricsLog, type MetricRow } from "./metrics.js";
@@ -61,6 +61,7 @@ function monitorSets(data: ResolvedDataset, cfg: TrainConfig): { bank: ImageSet;
 
 export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: TrainOptions): Promise<TrainResult> {
   const rank0 = isRank0(opts);
+  const bf16 = effectivePrecision(cfg) === "bf16";
   const dp = opts.dp ?? null;
   const worldSize = dp?.worldSize ?? 1;
   // In memory or streamed from a folder: the same batches for the same indices either way.
@@ -170,7 +171,7 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
           let x = T.tensor(batch.images, shape, { dtype: "uint8" });
           if (cfg.device !== "cpu") x = x.to(cfg.device);
           const [v1, v2] = [augs[0].apply(x), augs[1].apply(x)];
-          const { loss, repr1 } = cfg.precision === "bf16"
+          const { loss, repr1 } = bf16
             ? T.autocast(cfg.device.startsWith("cuda") ? "cuda" : "cpu", "bfloat16", () => learner.forwardLoss(v1, v2))
             : learner.forwardLoss(v1, v2);
           optimizer.zeroGrad();

@@ -53,3 +53,23 @@ test("validation names the bad field and the value", () => {
     assert.throws(() => validateConfig(c), (e: Error) => e instanceof UserError && re.test(e.message), `${field}=${value}`);
   }
 });
+
+test("precision auto: bf16 on a GPU and on a CPU with native bf16, float32 elsewhere", async () => {
+  const { readFileSync } = await import("node:fs");
+  const { effectivePrecision } = await import("../../src/train/config.js");
+  // Independent reading of the CPU's flags: any line of /proc/cpuinfo naming a native bf16 unit.
+  let nativeBf16 = false;
+  try {
+    nativeBf16 = /\b(avx512_bf16|amx_bf16)\b/.test(readFileSync("/proc/cpuinfo", "utf8"));
+  } catch {
+    nativeBf16 = false;
+  }
+  assert.equal(effectivePrecision({ precision: "auto", device: "cpu" }), nativeBf16 ? "bf16" : "fp32");
+  assert.equal(effectivePrecision({ precision: "auto", device: "cuda:0" }), "bf16");
+  assert.equal(effectivePrecision({ precision: "fp32", device: "cuda" }), "fp32");
+  assert.equal(effectivePrecision({ precision: "bf16", device: "cpu" }), "bf16");
+  assert.equal(presetConfig("smoke").precision, "fp32", "the smoke preset is float32 everywhere, so tests compare alike");
+  const c = presetConfig("cpu");
+  c.precision = "half" as never;
+  assert.throws(() => validateConfig(c), /precision must be auto, fp32 or bf16, got "half"/);
+});
