@@ -7,7 +7,8 @@
 // The two implementations run alternately for ROUNDS rounds and the best time of each is kept, so that
 // load from other processes on a shared machine distorts the ratio less.
 //
-// Usage: npm run bench:step   (env: BENCH_THREADS=2, BENCH_ROUNDS=3, BENCH_CONFIGS=cpu-preset,resnet18-32px)
+// Usage: npm run bench:step   (env: BENCH_THREADS=2, BENCH_ROUNDS=3, BENCH_CONFIGS=cpu-preset,resnet18-32px,
+//        BENCH_PRECISION=fp32|bf16 (bf16: both sides under CPU autocast), BENCH_CHANNELS_LAST=1)
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
@@ -39,6 +40,8 @@ const CONFIGS: Config[] = [
 const THREADS = Number(process.env.BENCH_THREADS ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const ONLY = process.env.BENCH_CONFIGS?.split(",");
+const PRECISION = process.env.BENCH_PRECISION === "bf16" ? "bf16" : "fp32";
+const CHANNELS_LAST = process.env.BENCH_CHANNELS_LAST === "1";
 const LR = 0.05;
 const MOMENTUM = 0.9;
 const WEIGHT_DECAY = 1.5e-6;
@@ -56,14 +59,16 @@ function runTs(c: Config): Result {
   T.manualSeed(0);
   const encoder = resnet18({ inChannels: c.channels, stem: "small", widthMultiplier: 1 / c.widthDiv });
   // The reference copies the online weights into the target; do the same so both do identical work.
+  if (CHANNELS_LAST) encoder.toChannelsLast();
   const learner = new BYOL({ encoder, hiddenDim: c.hidden, projectionDim: c.proj, targetInit: "copy" });
   const opt = new SGD(learner.trainableParameters(), { lr: LR, momentum: MOMENTUM, weightDecay: WEIGHT_DECAY });
   const shape = [c.batch, c.channels, c.imageSize, c.imageSize];
-  const v1 = T.rand(shape).keep();
-  const v2 = T.rand(shape).keep();
+  const input = () => (CHANNELS_LAST ? T.tidy(() => T.rand(shape).contiguous("channelsLast")) : T.rand(shape));
+  const v1 = input().keep();
+  const v2 = input().keep();
   const step = (): T.Tensor =>
     T.tidy(() => {
-      const { loss } = learner.forwardLoss(v1, v2);
+      const { loss } = T.autocast("cpu", "bfloat16", () => learner.forwardLoss(v1, v2), PRECISION === "bf16");
       opt.zeroGrad();
       loss.backward();
       opt.step();
@@ -86,7 +91,7 @@ function runTs(c: Config): Result {
   v2.dispose();
   return {
     impl: "byol-ts", torch: T.torchVersion(), device: "cpu", config: c.name, batch: c.batch, width_div: c.widthDiv,
-    image_size: c.imageSize, channels: c.channels, threads: T.getNumThreads(), ms_per_step: round(ms),
+    image_size: c.imageSize, channels: c.channels, precision: PRECISION, channels_last: CHANNELS_LAST, threads: T.getNumThreads(), ms_per_step: round(ms),
     img_per_s: round((c.batch * 1000) / ms, 1), loss: round(lossValue, 4),
   };
 }
@@ -95,7 +100,8 @@ function runTorch(c: Config): Result | { impl: string; error: string } {
   const args = [
     REFERENCE, "--device", "cpu", "--threads", String(THREADS), "--batch", String(c.batch), "--width-div", String(c.widthDiv),
     "--image-size", String(c.imageSize), "--channels", String(c.channels), "--hidden", String(c.hidden), "--proj", String(c.proj),
-    "--steps", String(c.steps), "--warmup", String(c.warmup),
+    "--steps", String(c.steps), "--warmup", String(c.warmup), "--precision", PRECISION,
+    ...(CHANNELS_LAST ? ["--channels-last"] : []),
   ];
   const r = spawnSync(PYTHON, args, { encoding: "utf8" });
   if (r.status !== 0) return { impl: "pytorch", error: (r.stderr || r.error?.message || "failed").trim().split("\n").pop()! };
@@ -127,7 +133,7 @@ function main(): void {
       }
     }
     console.log(JSON.stringify({
-      impl: "ratio", config: c.name, threads: THREADS, ts_ms_per_step: best.ts ?? null, torch_ms_per_step: best.torch ?? null,
+      impl: "ratio", config: c.name, precision: PRECISION, channels_last: CHANNELS_LAST, threads: THREADS, ts_ms_per_step: best.ts ?? null, torch_ms_per_step: best.torch ?? null,
       ratio: best.ts !== undefined && best.torch !== undefined ? round(best.ts / best.torch, 3) : null,
       // Other processes on the machine distort both timings; a load above the core count makes the ratio noise.
       load_avg_1m: [round(loadBefore), round(loadavg()[0])], cores: cpus().length,
