@@ -4,7 +4,7 @@ import { join } from "node:path";
 import * as T from "../torch/index.js";
 import { resolveDataset, type ResolvedDataset } from "../data/index.js";
 import { UserError } from "../util/errors.js";
-import { applyOverrides, effectivePrecision, presetConfig, setField, validateConfig, type TrainConfig } from "../train/config.js";
+import { applyOverrides, CPU_PRESET_FLOAT32_EPOCHS, effectivePrecision, presetConfig, setField, validateConfig, type TrainConfig } from "../train/config.js";
 import { applyThreads, datasetOptions } from "../train/build.js";
 import { train, writeConfig, type DataParallel } from "../train/trainer.js";
 import { evaluateRun } from "../train/evaluate-run.js";
@@ -65,7 +65,12 @@ export function resolveTrainConfig(values: Record<string, any>): TrainConfig {
   } else {
     cfg = presetConfig(values.preset ?? "cpu");
   }
-  if (values.config) cfg = applyOverrides(cfg, readJson(values.config, "config file"));
+  let epochsChosen = values.resume !== undefined || values.epochs !== undefined;
+  if (values.config) {
+    const file = readJson(values.config, "config file");
+    epochsChosen ||= typeof file === "object" && file !== null && "epochs" in file;
+    cfg = applyOverrides(cfg, file);
+  }
   const set = (k: string, v: unknown) => v !== undefined && setField(cfg, k, String(v));
   set("dataset", values.dataset);
   set("dataDir", values["data-dir"]);
@@ -85,9 +90,16 @@ export function resolveTrainConfig(values: Record<string, any>): TrainConfig {
     if (eq <= 0) throw new UserError(`--set expects FIELD=VALUE, got "${kv}"`);
     setField(cfg, kv.slice(0, eq), kv.slice(eq + 1));
   }
+  epochsChosen ||= (values.set ?? []).some((kv: string) => kv.startsWith("epochs="));
   validateConfig(cfg);
   // config.json records what the run actually does, not "auto".
+  const auto = cfg.precision === "auto";
   cfg.precision = effectivePrecision(cfg);
+  // The cpu preset's 8 epochs fit its 10-minute budget only at bf16 speed; in float32 it trains half as many.
+  if (cfg.preset === "cpu" && auto && cfg.precision === "fp32" && !epochsChosen) {
+    cfg.epochs = CPU_PRESET_FLOAT32_EPOCHS;
+    cfg.optimizer.warmupEpochs = Math.min(cfg.optimizer.warmupEpochs, cfg.epochs);
+  }
   return cfg;
 }
 

@@ -73,8 +73,8 @@ const BASE: TrainConfig = {
   device: "cpu",
   threads: 0,
   seed: 0,
-  // 8 epochs fit the 10-minute budget in bf16 on a CPU with native bf16 (about 1,500 img/s); in float32
-  // (about 700 img/s) pass --epochs 4 to stay within it.
+  // 8 epochs fit the 10-minute budget in bf16 on a CPU with native bf16 (about 1,600 img/s); where auto
+  // precision falls back to float32 (about 700 img/s) the cpu preset trains CPU_PRESET_FLOAT32_EPOCHS.
   epochs: 8,
   batchSize: 256,
   // Quarter width (a 128-d representation). Measured on Fashion-MNIST (kNN / linear top-1, full test
@@ -108,6 +108,9 @@ const BASE: TrainConfig = {
   nproc: 1,
   syncBatchNorm: false,
 };
+
+/** The cpu preset's epochs when "auto" precision resolves to float32 and no epoch count was given. */
+export const CPU_PRESET_FLOAT32_EPOCHS = 4;
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
 

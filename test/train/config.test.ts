@@ -73,3 +73,29 @@ test("precision auto: bf16 on a GPU and on a CPU with native bf16, float32 elsew
   c.precision = "half" as never;
   assert.throws(() => validateConfig(c), /precision must be auto, fp32 or bf16, got "half"/);
 });
+
+test("the cpu preset trains 8 epochs in bf16 and 4 where auto precision falls back to float32", async () => {
+  const { readFileSync, writeFileSync, mkdtempSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const { resolveTrainConfig } = await import("../../src/cli/train.js");
+  let nativeBf16 = false;
+  try {
+    nativeBf16 = /\b(avx512_bf16|amx_bf16)\b/.test(readFileSync("/proc/cpuinfo", "utf8"));
+  } catch {
+    nativeBf16 = false;
+  }
+  const auto = resolveTrainConfig({});
+  assert.equal(auto.precision, nativeBf16 ? "bf16" : "fp32", "config.json records the resolved precision, never auto");
+  assert.equal(auto.epochs, nativeBf16 ? 8 : 4);
+  // An explicit choice is kept, whichever way it was given.
+  assert.equal(resolveTrainConfig({ epochs: "8" }).epochs, 8);
+  assert.equal(resolveTrainConfig({ set: ["epochs=6"] }).epochs, 6);
+  const file = join(mkdtempSync(join(tmpdir(), "byol-cfg-")), "c.json");
+  writeFileSync(file, JSON.stringify({ epochs: 8 }));
+  assert.equal(resolveTrainConfig({ config: file }).epochs, 8);
+  const fp32 = resolveTrainConfig({ precision: "fp32" });
+  assert.equal(fp32.precision, "fp32");
+  assert.equal(fp32.epochs, 8, "float32 asked for explicitly keeps the preset's epochs");
+  assert.equal(resolveTrainConfig({ preset: "smoke" }).precision, "fp32");
+});
