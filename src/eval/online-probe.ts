@@ -5,6 +5,12 @@
 // over both; since the input is detached the two are independent, so a separate optimizer only
 // changes the classifier's own learning rate.)
 //
+// Its input is standardised per dimension by a BatchNorm without affine parameters (batch statistics
+// while training, running statistics in predict), as linear probes commonly do: raw representations are
+// unnormalised ReLU averages whose scale drifts as pretraining goes, and without it the classifier
+// learns slowly (measured: 31% after 180 steps on a frozen random encoder's features, where the
+// standardised offline probe reaches over 70%).
+//
 // Weights start at zero, so creating a probe draws nothing from the random generator and does not
 // shift the pretraining's random stream. Images labelled -1 (unlabeled images in a mixed set) are
 // ignored.
@@ -46,6 +52,9 @@ export class OnlineProbe {
   readonly numClasses: number;
   readonly weight: T.Tensor;
   readonly bias: T.Tensor;
+  /** Running mean and variance of the inputs (the standardising BatchNorm's buffers). */
+  readonly runningMean: T.Tensor;
+  readonly runningVar: T.Tensor;
   private readonly opt: Optimizer;
   private lossSum = 0;
   private correctSum = 0;
@@ -64,6 +73,8 @@ export class OnlineProbe {
     this.numClasses = numClasses;
     this.weight = T.zeros([numClasses, dim], { device }).requiresGrad_().keep();
     this.bias = T.zeros([numClasses], { device }).requiresGrad_().keep();
+    this.runningMean = T.zeros([dim], { device }).keep();
+    this.runningVar = T.ones([dim], { device }).keep();
     this.opt = headOptimizer(optimizer, this.weight, this.bias, lr, weightDecay);
   }
 
@@ -88,7 +99,7 @@ export class OnlineProbe {
         const labelled = target.ge(0);
         const count = labelled.sum().item();
         if (count === 0) return { loss: NaN, correct: 0, count: 0 };
-        const x = repr.detach().to("float32");
+        const x = this.standardise(repr, repr.size(0) > 1);
         const logits = T.linear(x, this.weight, this.bias);
         // cross_entropy skips target -100 (its ignore_index) and averages over the rest.
         const loss = T.crossEntropy(logits, T.where(labelled, target, -100));
@@ -111,7 +122,12 @@ export class OnlineProbe {
 
   /** Predicted classes for a batch of representations (int64 tensor on the probe's device). */
   predict(repr: T.Tensor): T.Tensor {
-    return T.noGrad(() => T.tidy(() => T.linear(repr.to("float32"), this.weight, this.bias).argmax(1)));
+    return T.noGrad(() => T.tidy(() => T.linear(this.standardise(repr, false), this.weight, this.bias).argmax(1)));
+  }
+
+  // (x − μ)/σ per dimension: batch statistics (which also update the running ones) or the running ones.
+  private standardise(repr: T.Tensor, batchStats: boolean): T.Tensor {
+    return T.noGrad(() => T.batchNorm(repr.detach().to("float32"), null, null, this.runningMean, this.runningVar, batchStats));
   }
 
   /** Loss and accuracy over the steps since the last reset. */
@@ -129,7 +145,7 @@ export class OnlineProbe {
 
   /** Classifier and optimizer state as named tensors (live handles: serialise or copy them). */
   stateDict(): Record<string, T.Tensor> {
-    const out: Record<string, T.Tensor> = { weight: this.weight, bias: this.bias };
+    const out: Record<string, T.Tensor> = { weight: this.weight, bias: this.bias, running_mean: this.runningMean, running_var: this.runningVar };
     for (const [k, v] of Object.entries(this.opt.stateDict())) out[`opt.${k}`] = v;
     return out;
   }
@@ -141,9 +157,14 @@ export class OnlineProbe {
     if (w.shape.join() !== this.weight.shape.join() || b.shape.join() !== this.bias.shape.join()) {
       throw new UserError(`online probe: checkpoint classifier is [${w.shape}], this run's is [${this.weight.shape}]`);
     }
+    const mean = state.running_mean;
+    const variance = state.running_var;
+    if (!mean || !variance) throw new UserError("online probe: checkpoint has no input statistics (running_mean/running_var)");
     T.noGrad(() => {
       this.weight.copy_(w);
       this.bias.copy_(b);
+      this.runningMean.copy_(mean);
+      this.runningVar.copy_(variance);
     });
     const opt: Record<string, T.Tensor> = {};
     for (const [k, v] of Object.entries(state)) if (k.startsWith("opt.")) opt[k.slice(4)] = v;
@@ -154,5 +175,7 @@ export class OnlineProbe {
     this.opt.dispose();
     this.weight.dispose();
     this.bias.dispose();
+    this.runningMean.dispose();
+    this.runningVar.dispose();
   }
 }
