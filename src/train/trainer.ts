@@ -98,6 +98,10 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
   let startEpoch = 0;
   let skipInEpoch = 0;
   let wallBefore = 0;
+  // The online probe's accuracy is counted over an epoch; a checkpoint mid-epoch carries the count so
+  // that a resumed epoch reports what the uninterrupted one would.
+  let probeCorrect = 0;
+  let probeSeen = 0;
   const metrics = new MetricsLog(join(opts.runDir, "metrics.jsonl"), rank0);
   const ckPath = checkpointPath(opts.runDir);
   if (opts.resume) {
@@ -115,6 +119,8 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
     startEpoch = meta.epoch;
     skipInEpoch = meta.stepInEpoch;
     wallBefore = Number(meta.extra.wallS ?? 0);
+    probeCorrect = Number(meta.extra.probeCorrect ?? 0);
+    probeSeen = Number(meta.extra.probeSeen ?? 0);
     metrics.truncateAfter(step);
     if (rank0 && !opts.quiet) process.stderr.write(`resuming ${opts.runDir} at step ${step} (epoch ${startEpoch})\n`);
   }
@@ -133,7 +139,8 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
         throw new UserError(`training diverged by step ${step}: ${bad} is not finite; training stopped; ${keptNote()}`);
       }
       tensors["rng.cpu"] = T.getRngState();
-      saveCheckpoint(opts.runDir, { step, epoch, stepInEpoch, config: cfg, extra: { wallS } }, tensors);
+      const probeCount = stepInEpoch > 0 ? { probeCorrect, probeSeen } : { probeCorrect: 0, probeSeen: 0 };
+      saveCheckpoint(opts.runDir, { step, epoch, stepInEpoch, config: cfg, extra: { wallS, ...probeCount } }, tensors);
     });
   };
 
@@ -158,8 +165,7 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
     for (let epoch = startEpoch; epoch < cfg.epochs && !interrupted; epoch++) {
       const order = epochOrder(set.n, cfg.seed, epoch, { shuffle: true, rank: dp?.rank ?? 0, worldSize });
       const epochBatches = batches(order, cfg.batchSize, true);
-      let probeCorrect = 0;
-      let probeSeen = 0;
+      if (epoch !== startEpoch || skipInEpoch === 0) probeCorrect = probeSeen = 0;
       learner.train();
       // A resumed epoch starts at its next batch; the batches before it are never read.
       let b = epoch === startEpoch ? skipInEpoch : 0;
