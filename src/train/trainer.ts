@@ -139,8 +139,8 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
         throw new UserError(`training diverged by step ${step}: ${bad} is not finite; training stopped; ${keptNote()}`);
       }
       tensors["rng.cpu"] = T.getRngState();
-      const probeCount = stepInEpoch > 0 ? { probeCorrect, probeSeen } : { probeCorrect: 0, probeSeen: 0 };
-      saveCheckpoint(opts.runDir, { step, epoch, stepInEpoch, config: cfg, extra: { wallS, ...probeCount } }, tensors);
+      // (At an epoch boundary the counts are of the finished epoch; a resume there starts them afresh.)
+      saveCheckpoint(opts.runDir, { step, epoch, stepInEpoch, config: cfg, extra: { wallS, probeCorrect, probeSeen } }, tensors);
     });
   };
 

@@ -1,6 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { applyOverrides, presetConfig, setField, validateConfig } from "../../src/train/config.js";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { applyOverrides, effectivePrecision, presetConfig, setField, validateConfig } from "../../src/train/config.js";
+import { resolveTrainConfig } from "../../src/cli/train.js";
 import { UserError } from "../../src/util/errors.js";
 
 test("presets resolve to complete, valid configurations", () => {
@@ -54,16 +58,17 @@ test("validation names the bad field and the value", () => {
   }
 });
 
-test("precision auto: bf16 on a GPU and on a CPU with native bf16, float32 elsewhere", async () => {
-  const { readFileSync } = await import("node:fs");
-  const { effectivePrecision } = await import("../../src/train/config.js");
-  // Independent reading of the CPU's flags: any line of /proc/cpuinfo naming a native bf16 unit.
-  let nativeBf16 = false;
+// Independent reading of the CPU's flags: any line of /proc/cpuinfo naming a native bf16 unit.
+function cpuinfoNamesNativeBf16(): boolean {
   try {
-    nativeBf16 = /\b(avx512_bf16|amx_bf16)\b/.test(readFileSync("/proc/cpuinfo", "utf8"));
+    return /\b(avx512_bf16|amx_bf16)\b/.test(readFileSync("/proc/cpuinfo", "utf8"));
   } catch {
-    nativeBf16 = false;
+    return false;
   }
+}
+
+test("precision auto: bf16 on a GPU and on a CPU with native bf16, float32 elsewhere", () => {
+  const nativeBf16 = cpuinfoNamesNativeBf16();
   assert.equal(effectivePrecision({ precision: "auto", device: "cpu" }), nativeBf16 ? "bf16" : "fp32");
   assert.equal(effectivePrecision({ precision: "auto", device: "cuda:0" }), "bf16");
   assert.equal(effectivePrecision({ precision: "fp32", device: "cuda" }), "fp32");
@@ -74,17 +79,8 @@ test("precision auto: bf16 on a GPU and on a CPU with native bf16, float32 elsew
   assert.throws(() => validateConfig(c), /precision must be auto, fp32 or bf16, got "half"/);
 });
 
-test("the cpu preset trains 8 epochs in bf16 and 4 where auto precision falls back to float32", async () => {
-  const { readFileSync, writeFileSync, mkdtempSync } = await import("node:fs");
-  const { tmpdir } = await import("node:os");
-  const { join } = await import("node:path");
-  const { resolveTrainConfig } = await import("../../src/cli/train.js");
-  let nativeBf16 = false;
-  try {
-    nativeBf16 = /\b(avx512_bf16|amx_bf16)\b/.test(readFileSync("/proc/cpuinfo", "utf8"));
-  } catch {
-    nativeBf16 = false;
-  }
+test("the cpu preset trains 8 epochs in bf16 and 4 where auto precision falls back to float32", () => {
+  const nativeBf16 = cpuinfoNamesNativeBf16();
   const auto = resolveTrainConfig({});
   assert.equal(auto.precision, nativeBf16 ? "bf16" : "fp32", "config.json records the resolved precision, never auto");
   assert.equal(auto.epochs, nativeBf16 ? 8 : 4);
