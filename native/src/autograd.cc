@@ -1,6 +1,8 @@
 // Autograd: requires-grad, backward, .grad, and the grad-mode switch behind no-grad scopes.
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/variable.h>
+// at::GradMode: torch 2.x no longer brings it in through the autograd headers.
+#include <ATen/core/grad_mode.h>
 
 #include "common.h"
 

@@ -1,5 +1,6 @@
 // The TypeScript face of libtorch. Knows nothing of BYOL.
 export { native } from "./native.js";
+export { countNativeCalls, startCountingNativeCalls, READ_BACK_FUNCTIONS, type NativeCallCounts, type NativeCallCounter } from "./call-count.js";
 export * from "./dtype.js";
 export { tidy, Scope, liveTensors } from "./scope.js";
 export { Tensor, type Scalar, type TensorOrScalar } from "./tensor.js";
