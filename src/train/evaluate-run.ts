@@ -10,7 +10,7 @@ import { embeddingMap } from "../eval/embedding-map.js";
 import { l2NormalizeRows, topKNeighbors } from "../eval/neighbors.js";
 import { renderPreview } from "../augment/preview.js";
 import type { ResNet } from "../nn/resnet.js";
-import { writeReport, type EvalResult } from "./report.js";
+import { writeReport, type EvalResult } from "../report/report.js";
 import { imageGridFromList, encodeGrid } from "../util/png.js";
 import { UserError } from "../util/errors.js";
 import type { TrainConfig } from "./config.js";

@@ -1,7 +1,7 @@
 // metrics.jsonl: one JSON object per logged step, appended and flushed as training goes, so a
 // crashed or interrupted run keeps its history. On resume, rows past the checkpoint are dropped.
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
-import type { MetricRow as ReportRow } from "./report.js";
+import type { MetricRow as ReportRow } from "../report/report.js";
 
 /** One line of metrics.jsonl (the report's row type, open to further per-run fields). */
 export type MetricRow = ReportRow & { [extra: string]: number | string | null | undefined };

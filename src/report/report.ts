@@ -1,6 +1,6 @@
 // The run report (`report.html`, SPEC section 4): one self-contained page with the plots a user looks
 // at after training. Self-contained means no scripts, fonts, stylesheets or images from anywhere else:
-// charts are inline SVG drawn by report-svg.ts, images are PNG data URIs, and a Content-Security-Policy
+// charts are inline SVG drawn by svg.ts, images are PNG data URIs, and a Content-Security-Policy
 // meta tag makes the browser refuse anything external even if some value slipped through. Every piece
 // of text from the run (config, class names, notes) is escaped. Missing inputs (no eval yet, no images)
 // render a short note instead of failing, because the report is also written mid-run.
@@ -9,8 +9,8 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { writeFileAtomic } from "../util/atomic-write.js";
 import { pngDataUri } from "../util/png.js";
-import { DASH, esc, finite, fmtDuration, fmtNum, fmtPct } from "./report-format.js";
-import { lineChart, scatterPlot, type Series } from "./report-svg.js";
+import { DASH, esc, finite, fmtDuration, fmtNum, fmtPct } from "./format.js";
+import { lineChart, scatterPlot, type Series } from "./svg.js";
 
 /** One line of metrics.jsonl. Fields may be null/absent in files written by other versions. */
 export interface MetricRow {

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { esc, fmtDuration, fmtNum, fmtPct, fmtTick, niceDomain, niceTicks } from "../../src/train/report-format.js";
-import { pngSize } from "../../src/train/report.js";
+import { esc, fmtDuration, fmtNum, fmtPct, fmtTick, niceDomain, niceTicks } from "../../src/report/format.js";
+import { pngSize } from "../../src/report/report.js";
 import { encodePng } from "../../src/util/png.js";
 
 test("esc neutralises markup in text and attributes", () => {

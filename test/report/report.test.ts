@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { PNG } from "pngjs";
 import { embeddingMap } from "../../src/eval/embedding-map.js";
-import { renderReport, writeReport, type MetricRow, type ReportInput } from "../../src/train/report.js";
+import { renderReport, writeReport, type MetricRow, type ReportInput } from "../../src/report/report.js";
 import { encodeGrid, imageGrid } from "../../src/util/png.js";
 
 const CHROMIUM = "/usr/bin/chromium";

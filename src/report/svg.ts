@@ -2,7 +2,7 @@
 // chart (training curves, accuracy over epochs) and a scatter plot (the 2-D embedding map). Both take
 // raw numbers, skip non-finite values, and draw a labelled empty frame when nothing is left to plot.
 
-import { esc, fmtTick, niceDomain, niceTicks } from "./report-format.js";
+import { esc, fmtTick, niceDomain, niceTicks } from "./format.js";
 
 export interface Series {
   name: string;
