@@ -36,21 +36,14 @@ BYOL_FN(IsLeaf) {
 BYOL_FN(Backward) {
   return guarded(env, "backward", [&] {
     auto a = args_of(env, info, 4, "backward");
-    std::vector<at::Tensor> roots, grads;
-    uint32_t n;
-    napi_get_array_length(env, a[0], &n);
-    for (uint32_t i = 0; i < n; ++i) {
-      napi_value e;
-      napi_get_element(env, a[0], i, &e);
-      roots.push_back(to_tensor(env, e, "tensors"));
-    }
+    // Copies of the tensors, read (getters may run) before any of them is used.
+    std::vector<at::Tensor> roots = to_tensor_vector(env, a[0], "tensors"), grads;
     if (!is_nullish(env, a[1])) {
-      uint32_t m;
-      napi_get_array_length(env, a[1], &m);
-      if (m != n) throw JsError("backward: got " + std::to_string(m) + " gradients for " + std::to_string(n) + " tensors");
+      uint32_t m = array_length(env, a[1], "grads", kMaxListLength);
+      if (m != roots.size()) throw JsError("got " + std::to_string(m) + " gradients for " + std::to_string(roots.size()) + " tensors");
+      grads.reserve(m);
       for (uint32_t i = 0; i < m; ++i) {
-        napi_value e;
-        napi_get_element(env, a[1], i, &e);
+        napi_value e = element(env, a[1], i);
         grads.push_back(is_nullish(env, e) ? at::Tensor() : to_tensor(env, e, "grads"));
       }
     }

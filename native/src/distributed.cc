@@ -169,26 +169,17 @@ void bucketed(Group& g, std::vector<at::Tensor>& ts, bool fill, F&& per_bucket) 
   }
 }
 
-std::vector<at::Tensor> tensor_list(napi_env env, napi_value v, const char* what) {
-  bool is_array;
-  napi_is_array(env, v, &is_array);
-  if (!is_array) throw JsError(std::string(what) + ": expected an array of tensor handles");
-  uint32_t n;
-  napi_get_array_length(env, v, &n);
-  std::vector<at::Tensor> out;
-  out.reserve(n);
-  for (uint32_t i = 0; i < n; ++i) {
-    napi_value e;
-    napi_get_element(env, v, i, &e);
-    out.push_back(to_tensor(env, e, what));
-  }
-  return out;
-}
-
 napi_value property(napi_env env, napi_value obj, const char* name) {
   napi_value v;
   check(env, napi_get_named_property(env, obj, name, &v), name);
   return v;
+}
+
+// An int argument that must fit an int (rank, world size) before it is narrowed.
+int to_int32_in(napi_env env, napi_value v, const char* what, int64_t lo, int64_t hi) {
+  int64_t x = to_int64(env, v, what);
+  if (x < lo || x > hi) throw JsError(std::string(what) + " " + std::to_string(x) + " is outside [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  return static_cast<int>(x);
 }
 
 bool is_loopback(const std::string& host) {
@@ -203,8 +194,8 @@ BYOL_FN(DistInit) {
     auto a = args_of(env, info, 1, "distInit");
     if (type_of(env, a[0]) != napi_object) throw JsError("distInit: expected an options object");
     auto g = std::make_unique<Group>();
-    g->rank = static_cast<int>(to_int64(env, property(env, a[0], "rank"), "rank"));
-    g->size = static_cast<int>(to_int64(env, property(env, a[0], "worldSize"), "worldSize"));
+    g->rank = to_int32_in(env, property(env, a[0], "rank"), "rank", 0, INT32_MAX);
+    g->size = to_int32_in(env, property(env, a[0], "worldSize"), "worldSize", 1, INT32_MAX);
     std::string addr = to_string(env, property(env, a[0], "masterAddr"), "masterAddr");
     int64_t port = to_int64(env, property(env, a[0], "masterPort"), "masterPort");
     g->backend = to_string(env, property(env, a[0], "backend"), "backend");
@@ -258,9 +249,12 @@ BYOL_FN(DistInit) {
 BYOL_FN(DistAllReduce) {
   return guarded(env, "distAllReduce", [&] {
     auto a = args_of(env, info, 3, "distAllReduce");
-    Group& g = group_at(to_int64(env, a[0], "group"));
-    std::vector<at::Tensor> ts = tensor_list(env, a[1], "tensors");
+    // Every argument is read (getters in the list may run, and may even destroy the group) before the
+    // group is looked up: no reference into the group table is held across JavaScript.
+    int64_t id = to_int64(env, a[0], "group");
+    std::vector<at::Tensor> ts = to_tensor_vector(env, a[1], "tensors");
     std::string name = to_string(env, a[2], "op");
+    Group& g = group_at(id);
     c10d::ReduceOp op = reduce_op(name);
     bool avg = name == "avg";
     for (auto& t : ts) {
@@ -279,17 +273,17 @@ BYOL_FN(DistAllReduce) {
 BYOL_FN(DistAllGather) {
   return guarded(env, "distAllGather", [&] {
     auto a = args_of(env, info, 2, "distAllGather");
-    Group& g = group_at(to_int64(env, a[0], "group"));
+    int64_t id = to_int64(env, a[0], "group");
     at::NoGradGuard no_grad;
     std::vector<at::Tensor> in{to_tensor(env, a[1], "tensor").contiguous()};
+    Group& g = group_at(id);
     std::vector<std::vector<at::Tensor>> out(1);
     for (int r = 0; r < g.size; ++r) out[0].push_back(at::empty_like(in[0]));
     c10d::AllgatherOptions o;
     o.timeout = g.timeout;
     run_collective(g, "all-gather", [&] { return g.pg->allgather(out, in, o); });
-    napi_value arr;
-    napi_create_array_with_length(env, out[0].size(), &arr);
-    for (size_t i = 0; i < out[0].size(); ++i) napi_set_element(env, arr, i, from_tensor(env, out[0][i]));
+    napi_value arr = new_array(env, out[0].size());
+    for (size_t i = 0; i < out[0].size(); ++i) set_element(env, arr, static_cast<uint32_t>(i), from_tensor(env, out[0][i]));
     return arr;
   });
 }
@@ -298,9 +292,10 @@ BYOL_FN(DistAllGather) {
 BYOL_FN(DistBroadcast) {
   return guarded(env, "distBroadcast", [&] {
     auto a = args_of(env, info, 3, "distBroadcast");
-    Group& g = group_at(to_int64(env, a[0], "group"));
-    std::vector<at::Tensor> ts = tensor_list(env, a[1], "tensors");
+    int64_t id = to_int64(env, a[0], "group");
+    std::vector<at::Tensor> ts = to_tensor_vector(env, a[1], "tensors");
     int64_t root = to_int64(env, a[2], "root");
+    Group& g = group_at(id);
     if (root < 0 || root >= g.size) throw JsError("distBroadcast: root " + std::to_string(root) + " is not a rank of this group");
     at::NoGradGuard no_grad;
     // Only the root's values matter: the others skip filling the buffer.
@@ -348,9 +343,8 @@ BYOL_FN(DistBackends) {
 #if BYOL_HAS_NCCL
     names.push_back("nccl");
 #endif
-    napi_value arr;
-    napi_create_array_with_length(env, names.size(), &arr);
-    for (size_t i = 0; i < names.size(); ++i) napi_set_element(env, arr, i, from_string(env, names[i]));
+    napi_value arr = new_array(env, names.size());
+    for (size_t i = 0; i < names.size(); ++i) set_element(env, arr, static_cast<uint32_t>(i), from_string(env, names[i]));
     return arr;
   });
 }
@@ -382,8 +376,9 @@ BYOL_FN(DistAllReduceDiff) {
   return guarded(env, "distAllReduceDiff", [&] {
     auto a = args_of(env, info, 2, "distAllReduceDiff");
     int64_t id = to_int64(env, a[0], "group");
+    at::Tensor x = to_tensor(env, a[1], "tensor");
     group_at(id);  // fail early on a bad handle
-    return from_tensor(env, AllReduceSum::apply(to_tensor(env, a[1], "tensor"), id));
+    return from_tensor(env, AllReduceSum::apply(x, id));
   });
 }
 

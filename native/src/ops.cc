@@ -53,19 +53,19 @@ c10::Device to_device(napi_env env, napi_value v, const char* what) {
 c10::IValue to_list(napi_env env, napi_value v, const c10::TypePtr& elem, c10::optional<int32_t> n, const char* what) {
   c10::TypeKind k = elem->kind();
   bool is_array;
-  napi_is_array(env, v, &is_array);
+  NAPI_CHECK(napi_is_array(env, v, &is_array));
   if (!is_array) {
     // A single number for a fixed-size int list (e.g. `int[2] stride=1`) repeats, as in Python.
     if (is_int_like(k) && n && type_of(env, v) == napi_number) return c10::IValue(std::vector<int64_t>(*n, to_int64(env, v, what)));
     throw JsError(std::string(what) + ": expected an array");
   }
-  uint32_t len;
-  napi_get_array_length(env, v, &len);
-  auto element = [&](uint32_t i) {
-    napi_value e;
-    napi_get_element(env, v, i, &e);
-    return e;
-  };
+  // Bounded before anything is allocated; elements are read one by one (a getter may run for each).
+  uint32_t len = 0;
+  NAPI_CHECK(napi_get_array_length(env, v, &len));
+  if (len > kMaxListLength) {
+    throw JsError(std::string(what) + ": expected at most " + std::to_string(kMaxListLength) + " elements, got " + std::to_string(len));
+  }
+  auto element = [&](uint32_t i) { return byol::element(env, v, i); };
   if (is_int_like(k)) {
     std::vector<int64_t> out(len);
     for (uint32_t i = 0; i < len; ++i) out[i] = to_int64(env, element(i), what);
@@ -97,7 +97,6 @@ c10::IValue to_list(napi_env env, napi_value v, const c10::TypePtr& elem, c10::o
     return c10::IValue(out);
   }
   if (k == c10::TypeKind::NumberType) {
-    std::vector<c10::IValue> tmp;
     c10::List<c10::Scalar> out;
     for (uint32_t i = 0; i < len; ++i) out.push_back(to_scalar(env, element(i), what).toScalar());
     return c10::IValue(out);
@@ -143,17 +142,15 @@ napi_value to_js(napi_env env, const c10::IValue& v) {
   if (v.isBool()) return from_bool(env, v.toBool());
   if (v.isTensorList()) {
     auto list = v.toTensorList();
-    napi_value arr;
-    napi_create_array_with_length(env, list.size(), &arr);
-    for (size_t i = 0; i < list.size(); ++i) napi_set_element(env, arr, i, from_tensor(env, list.get(i)));
+    napi_value arr = new_array(env, list.size());
+    for (size_t i = 0; i < list.size(); ++i) set_element(env, arr, static_cast<uint32_t>(i), from_tensor(env, list.get(i)));
     return arr;
   }
   if (v.isIntList()) return from_int_vector(env, v.toIntVector());
   if (v.isTuple()) {
     const auto& elems = v.toTupleRef().elements();
-    napi_value arr;
-    napi_create_array_with_length(env, elems.size(), &arr);
-    for (size_t i = 0; i < elems.size(); ++i) napi_set_element(env, arr, i, to_js(env, elems[i]));
+    napi_value arr = new_array(env, elems.size());
+    for (size_t i = 0; i < elems.size(); ++i) set_element(env, arr, static_cast<uint32_t>(i), to_js(env, elems[i]));
     return arr;
   }
   if (v.isString()) return from_string(env, v.toStringRef());
@@ -229,12 +226,12 @@ struct StackLease {
 napi_value call_impl(napi_env env, napi_callback_info info, bool keep_results, const OpEntry*& op_out) {
   size_t argc = 16;
   napi_value argv[16];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  NAPI_CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
   std::vector<napi_value> big;
   napi_value* args = argv;
   if (argc > 16) {
     big.resize(argc);
-    napi_get_cb_info(env, info, &argc, big.data(), nullptr, nullptr);
+    NAPI_CHECK(napi_get_cb_info(env, info, &argc, big.data(), nullptr, nullptr));
     args = big.data();
   }
   if (argc < 1) throw JsError("expected an operator id");
@@ -268,9 +265,8 @@ napi_value call_impl(napi_env env, napi_callback_info info, bool keep_results, c
   // The common case, one tensor: move it into the handle table instead of copying it.
   if (stack.size() == 1 && stack[0].isTensor()) return from_tensor(env, std::move(stack[0]).toTensor());
   if (stack.size() == 1) return to_js(env, stack[0]);
-  napi_value arr;
-  napi_create_array_with_length(env, stack.size(), &arr);
-  for (size_t i = 0; i < stack.size(); ++i) napi_set_element(env, arr, i, to_js(env, stack[i]));
+  napi_value arr = new_array(env, stack.size());
+  for (size_t i = 0; i < stack.size(); ++i) set_element(env, arr, static_cast<uint32_t>(i), to_js(env, stack[i]));
   return arr;
 }
 
@@ -314,9 +310,8 @@ BYOL_FN(OpReturns) {
     int64_t id = to_int64(env, a[0], "id");
     if (id < 0 || static_cast<size_t>(id) >= op_table.size()) throw JsError("unknown operator id");
     const auto& rets = op_table[id].handle.schema().returns();
-    napi_value arr;
-    napi_create_array_with_length(env, rets.size(), &arr);
-    for (size_t i = 0; i < rets.size(); ++i) napi_set_element(env, arr, i, from_string(env, rets[i].type()->str()));
+    napi_value arr = new_array(env, rets.size());
+    for (size_t i = 0; i < rets.size(); ++i) set_element(env, arr, static_cast<uint32_t>(i), from_string(env, rets[i].type()->str()));
     return arr;
   });
 }

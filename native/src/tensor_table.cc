@@ -1,5 +1,7 @@
 // The handle table and the N-API conversion helpers shared by every source file.
 #include <cmath>
+#include <mutex>
+#include <thread>
 
 #include "common.h"
 
@@ -12,6 +14,7 @@ size_t live = 0;
 
 int32_t put_tensor(at::Tensor t) {
   int32_t id;
+  if (free_ids.empty() && slots.size() >= static_cast<size_t>(INT32_MAX)) throw JsError("too many live tensors");
   if (!free_ids.empty()) {
     id = free_ids.back();
     free_ids.pop_back();
@@ -40,19 +43,23 @@ void release_tensor(int32_t id) {
 
 size_t live_tensors() { return live; }
 
-void check(napi_env env, napi_status status, const char* what) {
-  if (status != napi_ok) throw JsError(std::string("N-API failure in ") + what);
+void napi_failure(napi_env env, napi_status status, const char* what) {
+  // A JavaScript exception already pending (a getter threw, or the engine ran out of memory) is the
+  // error the caller sees; `guarded` leaves it in place. Otherwise N-API's own description.
+  const napi_extended_error_info* info = nullptr;
+  std::string text = napi_get_last_error_info(env, &info) == napi_ok && info && info->error_message ? info->error_message : "";
+  throw JsError(std::string("N-API call failed (") + (text.empty() ? "status " + std::to_string(status) : text) + "): " + what);
 }
 
 napi_value undefined(napi_env env) {
   napi_value v;
-  napi_get_undefined(env, &v);
+  NAPI_CHECK(napi_get_undefined(env, &v));
   return v;
 }
 
 napi_value null_value(napi_env env) {
   napi_value v;
-  napi_get_null(env, &v);
+  NAPI_CHECK(napi_get_null(env, &v));
   return v;
 }
 
@@ -82,7 +89,7 @@ int64_t to_int64(napi_env env, napi_value v, const char* what) {
   if (t == napi_bigint) {
     int64_t r;
     bool lossless;
-    napi_get_value_bigint_int64(env, v, &r, &lossless);
+    NAPI_CHECK(napi_get_value_bigint_int64(env, v, &r, &lossless));
     if (!lossless) throw JsError(std::string(what) + ": bigint out of int64 range");
     return r;
   }
@@ -109,22 +116,38 @@ std::string to_string(napi_env env, napi_value v, const char* what) {
   size_t len;
   if (napi_get_value_string_utf8(env, v, nullptr, 0, &len) != napi_ok) throw JsError(std::string(what) + ": expected a string");
   std::string s(len, '\0');
-  napi_get_value_string_utf8(env, v, s.data(), len + 1, &len);
+  NAPI_CHECK(napi_get_value_string_utf8(env, v, s.data(), len + 1, &len));
   return s;
 }
 
-std::vector<int64_t> to_int_vector(napi_env env, napi_value v, const char* what) {
-  bool is_array;
-  napi_is_array(env, v, &is_array);
-  if (!is_array) throw JsError(std::string(what) + ": expected an array of integers");
-  uint32_t n;
-  napi_get_array_length(env, v, &n);
+uint32_t array_length(napi_env env, napi_value v, const char* what, uint32_t max) {
+  bool is_array = false;
+  NAPI_CHECK(napi_is_array(env, v, &is_array));
+  if (!is_array) throw JsError(std::string(what) + ": expected an array");
+  uint32_t n = 0;
+  NAPI_CHECK(napi_get_array_length(env, v, &n));
+  if (n > max) throw JsError(std::string(what) + ": expected at most " + std::to_string(max) + " elements, got " + std::to_string(n));
+  return n;
+}
+
+napi_value element(napi_env env, napi_value array, uint32_t i) {
+  napi_value e;
+  NAPI_CHECK(napi_get_element(env, array, i, &e));
+  return e;
+}
+
+std::vector<int64_t> to_int_vector(napi_env env, napi_value v, const char* what, uint32_t max) {
+  uint32_t n = array_length(env, v, what, max);
   std::vector<int64_t> out(n);
-  for (uint32_t i = 0; i < n; ++i) {
-    napi_value e;
-    napi_get_element(env, v, i, &e);
-    out[i] = to_int64(env, e, what);
-  }
+  for (uint32_t i = 0; i < n; ++i) out[i] = to_int64(env, element(env, v, i), what);
+  return out;
+}
+
+std::vector<at::Tensor> to_tensor_vector(napi_env env, napi_value v, const char* what, uint32_t max) {
+  uint32_t n = array_length(env, v, what, max);
+  std::vector<at::Tensor> out;
+  out.reserve(n);
+  for (uint32_t i = 0; i < n; ++i) out.push_back(to_tensor(env, element(env, v, i), what));
   return out;
 }
 
@@ -145,56 +168,67 @@ const at::Tensor& to_tensor(napi_env env, napi_value v, const char* what) {
 
 napi_value from_int64(napi_env env, int64_t v) {
   napi_value r;
-  napi_create_int64(env, v, &r);
+  NAPI_CHECK(napi_create_int64(env, v, &r));
   return r;
 }
 
 napi_value from_double(napi_env env, double v) {
   napi_value r;
-  napi_create_double(env, v, &r);
+  NAPI_CHECK(napi_create_double(env, v, &r));
   return r;
 }
 
 napi_value from_bool(napi_env env, bool v) {
   napi_value r;
-  napi_get_boolean(env, v, &r);
+  NAPI_CHECK(napi_get_boolean(env, v, &r));
   return r;
 }
 
 napi_value from_string(napi_env env, const std::string& s) {
   napi_value r;
-  napi_create_string_utf8(env, s.data(), s.size(), &r);
+  NAPI_CHECK(napi_create_string_utf8(env, s.data(), s.size(), &r));
   return r;
 }
 
+// The handle is created only after the number that carries it: a failure leaves no unreachable slot.
 napi_value from_tensor(napi_env env, const at::Tensor& t) {
   if (!t.defined()) return null_value(env);
-  napi_value r;
-  napi_create_int32(env, put_tensor(t), &r);
-  return r;
+  return from_tensor(env, at::Tensor(t));
 }
 
 napi_value from_tensor(napi_env env, at::Tensor&& t) {
   if (!t.defined()) return null_value(env);
+  int32_t id = put_tensor(std::move(t));
   napi_value r;
-  napi_create_int32(env, put_tensor(std::move(t)), &r);
+  napi_status s = napi_create_int32(env, id, &r);
+  if (s != napi_ok) {
+    release_tensor(id);
+    check(env, s, "napi_create_int32 (tensor handle)");
+  }
   return r;
 }
 
-napi_value from_int_vector(napi_env env, c10::IntArrayRef v) {
+napi_value new_array(napi_env env, size_t length) {
   napi_value arr;
-  napi_create_array_with_length(env, v.size(), &arr);
-  for (size_t i = 0; i < v.size(); ++i) napi_set_element(env, arr, i, from_int64(env, v[i]));
+  NAPI_CHECK(napi_create_array_with_length(env, length, &arr));
+  return arr;
+}
+
+void set_element(napi_env env, napi_value array, uint32_t i, napi_value v) { NAPI_CHECK(napi_set_element(env, array, i, v)); }
+
+napi_value from_int_vector(napi_env env, c10::IntArrayRef v) {
+  napi_value arr = new_array(env, v.size());
+  for (size_t i = 0; i < v.size(); ++i) set_element(env, arr, static_cast<uint32_t>(i), from_int64(env, v[i]));
   return arr;
 }
 
 std::vector<napi_value> args_of(napi_env env, napi_callback_info info, size_t min_count, const char* fn) {
   size_t argc = 8;
   std::vector<napi_value> argv(argc);
-  napi_get_cb_info(env, info, &argc, argv.data(), nullptr, nullptr);
+  NAPI_CHECK(napi_get_cb_info(env, info, &argc, argv.data(), nullptr, nullptr));
   if (argc > argv.size()) {
     argv.resize(argc);
-    napi_get_cb_info(env, info, &argc, argv.data(), nullptr, nullptr);
+    NAPI_CHECK(napi_get_cb_info(env, info, &argc, argv.data(), nullptr, nullptr));
   }
   argv.resize(argc);
   if (argc < min_count) throw JsError(std::string(fn) + ": expected at least " + std::to_string(min_count) + " arguments");
@@ -204,9 +238,46 @@ std::vector<napi_value> args_of(napi_env env, napi_callback_info info, size_t mi
 void register_exports(napi_env env, napi_value exports, const std::vector<Export>& list) {
   for (const auto& e : list) {
     napi_value fn;
-    napi_create_function(env, e.name, NAPI_AUTO_LENGTH, e.fn, nullptr, &fn);
-    napi_set_named_property(env, exports, e.name, fn);
+    NAPI_CHECK(napi_create_function(env, e.name, NAPI_AUTO_LENGTH, e.fn, nullptr, &fn));
+    NAPI_CHECK(napi_set_named_property(env, exports, e.name, fn));
   }
+}
+
+// ---- one JavaScript environment per process ---------------------------------------------------------
+// Keyed by thread rather than by napi_env: loading the addon twice on one thread (two paths to the same
+// file) is safe, and each load gets an env of its own.
+namespace {
+std::mutex owner_mutex;
+std::thread::id owner_thread;
+int owner_envs = 0;
+
+void release_environment(void*) {
+  std::lock_guard<std::mutex> lock(owner_mutex);
+  if (--owner_envs > 0) return;
+  // The owning thread is going away (a worker that exits): its tensors go with it, and the addon is free
+  // for another environment.
+  slots.clear();
+  free_ids.clear();
+  live = 0;
+}
+}  // namespace
+
+bool claim_environment(napi_env env) {
+  std::lock_guard<std::mutex> lock(owner_mutex);
+  if (owner_envs > 0 && owner_thread != std::this_thread::get_id()) {
+    napi_throw_error(env, "ERR_TORCH_ENVIRONMENT",
+                     "the byol-ts native addon is already in use by another JavaScript environment of this process "
+                     "(the main thread or another worker); it serves one thread only, so load it in one thread "
+                     "(worker_threads Workers cannot share it)");
+    return false;
+  }
+  if (napi_add_env_cleanup_hook(env, release_environment, nullptr) != napi_ok) {
+    napi_throw_error(env, "ERR_TORCH_ENVIRONMENT", "could not register the addon's environment cleanup");
+    return false;
+  }
+  owner_thread = std::this_thread::get_id();
+  ++owner_envs;
+  return true;
 }
 
 namespace {
@@ -218,14 +289,11 @@ void release_value(napi_env env, napi_value v) {
     return;
   }
   bool is_array = false;
-  napi_is_array(env, v, &is_array);
+  NAPI_CHECK(napi_is_array(env, v, &is_array));
   if (!is_array) return;
-  uint32_t n;
-  napi_get_array_length(env, v, &n);
+  uint32_t n = array_length(env, v, "handles", kMaxListLength);
   for (uint32_t i = 0; i < n; ++i) {
-    napi_value e;
-    napi_get_element(env, v, i, &e);
-    if (handle_of(env, e, &id)) release_tensor(id);
+    if (handle_of(env, element(env, v, i), &id)) release_tensor(id);
   }
 }
 
@@ -234,7 +302,7 @@ BYOL_FN(Release) {
     // Called once per disposed tensor: read the usual single argument without a heap allocation.
     size_t argc = 4;
     napi_value argv[4];
-    napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+    NAPI_CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
     if (argc <= 4) {
       for (size_t i = 0; i < argc; ++i) release_value(env, argv[i]);
     } else {

@@ -12,40 +12,89 @@ at::ScalarType to_dtype(napi_env env, napi_value v) {
   return static_cast<at::ScalarType>(code);
 }
 
+// Bytes per element of a TypedArray kind; an error for kinds this addon does not know (a newer Node's).
+size_t typed_element_size(napi_typedarray_type tt) {
+  switch (tt) {
+    case napi_int8_array:
+    case napi_uint8_array:
+    case napi_uint8_clamped_array:
+      return 1;
+    case napi_int16_array:
+    case napi_uint16_array:
+      return 2;
+    case napi_int32_array:
+    case napi_uint32_array:
+    case napi_float32_array:
+      return 4;
+    case napi_float64_array:
+    case napi_bigint64_array:
+    case napi_biguint64_array:
+      return 8;
+    default:
+      throw JsError("unsupported TypedArray kind " + std::to_string(static_cast<int>(tt)));
+  }
+}
+
+// The memory behind a TypedArray, DataView, Buffer or ArrayBuffer. Calls no JavaScript; the pointer is
+// valid only until JavaScript next runs (which may resize, detach or free the buffer).
+void buffer_memory(napi_env env, napi_value v, void** data, size_t* byte_length) {
+  bool yes = false;
+  NAPI_CHECK(napi_is_typedarray(env, v, &yes));
+  if (yes) {
+    napi_typedarray_type tt;
+    size_t len, offset;
+    NAPI_CHECK(napi_get_typedarray_info(env, v, &tt, &len, data, nullptr, &offset));
+    *byte_length = len * typed_element_size(tt);
+    return;
+  }
+  NAPI_CHECK(napi_is_dataview(env, v, &yes));
+  if (yes) {
+    size_t offset;
+    NAPI_CHECK(napi_get_dataview_info(env, v, byte_length, data, nullptr, &offset));
+    return;
+  }
+  NAPI_CHECK(napi_is_arraybuffer(env, v, &yes));
+  if (yes) {
+    NAPI_CHECK(napi_get_arraybuffer_info(env, v, data, byte_length));
+    return;
+  }
+  NAPI_CHECK(napi_is_buffer(env, v, &yes));
+  if (!yes) throw JsError("expected a TypedArray, DataView, ArrayBuffer or Buffer");
+  NAPI_CHECK(napi_get_buffer_info(env, v, data, byte_length));
+}
+
 // fromBuffer(typedArrayOrArrayBuffer, shape, dtypeCode): copies the bytes into a new CPU tensor.
 BYOL_FN(FromBuffer) {
   return guarded(env, "fromBuffer", [&] {
     auto a = args_of(env, info, 3, "fromBuffer");
+    // Every argument that can run JavaScript (a getter in the shape array) is read before the buffer's
+    // address is taken: a getter can shrink, detach or free the buffer.
+    auto shape = to_int_vector(env, a[1], "shape", kMaxDims);
+    at::ScalarType dtype = to_dtype(env, a[2]);
+    // The byte count the shape needs, checked for overflow, before any allocation: a shape is not
+    // allocated on the strength of a buffer that is too small for it.
+    uint64_t numel = 1;
+    bool overflow = false, empty = false;
+    for (auto d : shape) {
+      if (d < 0) throw JsError("negative dimension in shape");
+      empty = empty || d == 0;
+      overflow = overflow || __builtin_mul_overflow(numel, static_cast<uint64_t>(d), &numel);
+    }
+    uint64_t need = 0;
+    if (!empty && (overflow || __builtin_mul_overflow(numel, static_cast<uint64_t>(c10::elementSize(dtype)), &need) ||
+                   need > static_cast<uint64_t>(INT64_MAX))) {
+      throw JsError("shape " + c10::str(c10::IntArrayRef(shape)) + " has more elements than a tensor can hold");
+    }
     void* data = nullptr;
     size_t byte_length = 0;
-    bool is_typed, is_ab;
-    napi_is_typedarray(env, a[0], &is_typed);
-    napi_is_arraybuffer(env, a[0], &is_ab);
-    if (is_typed) {
-      napi_typedarray_type tt;
-      size_t len, offset;
-      napi_value ab;
-      napi_get_typedarray_info(env, a[0], &tt, &len, &data, &ab, &offset);
-      static const size_t sizes[] = {1, 1, 1, 2, 2, 4, 4, 4, 8, 8, 8};
-      byte_length = len * sizes[tt];
-    } else if (is_ab) {
-      napi_get_arraybuffer_info(env, a[0], &data, &byte_length);
-    } else {
-      bool is_buf;
-      napi_is_buffer(env, a[0], &is_buf);
-      if (!is_buf) throw JsError("expected a TypedArray, ArrayBuffer or Buffer");
-      napi_get_buffer_info(env, a[0], &data, &byte_length);
-    }
-    auto shape = to_int_vector(env, a[1], "shape");
-    at::ScalarType dtype = to_dtype(env, a[2]);
-    for (auto d : shape) if (d < 0) throw JsError("negative dimension in shape");
-    at::Tensor t = at::empty(shape, at::TensorOptions().dtype(dtype));
-    size_t need = t.numel() * t.element_size();
+    buffer_memory(env, a[0], &data, &byte_length);
     if (need != byte_length) {
       throw JsError("data has " + std::to_string(byte_length) + " bytes but shape and dtype need " + std::to_string(need));
     }
+    // From here to the copy nothing calls into JavaScript.
+    at::Tensor t = at::empty(shape, at::TensorOptions().dtype(dtype));
     if (need) std::memcpy(t.data_ptr(), data, need);
-    return from_tensor(env, t);
+    return from_tensor(env, std::move(t));
   });
 }
 
@@ -57,7 +106,7 @@ BYOL_FN(ToBuffer) {
     size_t n = t.numel() * t.element_size();
     void* out;
     napi_value ab;
-    check(env, napi_create_arraybuffer(env, n, &out, &ab), "create_arraybuffer");
+    NAPI_CHECK(napi_create_arraybuffer(env, n, &out, &ab));
     if (n) std::memcpy(out, t.data_ptr(), n);
     return ab;
   });
@@ -67,15 +116,17 @@ BYOL_FN(ToBuffer) {
 BYOL_FN(CopyInto) {
   return guarded(env, "copyInto", [&] {
     auto a = args_of(env, info, 2, "copyInto");
+    // The tensor first (a device copy may take a while, but runs no JavaScript), then the target's memory,
+    // then the copy, with no JavaScript in between.
     at::Tensor t = to_tensor(env, a[0], "tensor").detach().to(at::kCPU).contiguous();
-    napi_typedarray_type tt;
-    size_t len, offset;
-    napi_value ab;
-    void* data;
-    check(env, napi_get_typedarray_info(env, a[1], &tt, &len, &data, &ab, &offset), "typedarray");
-    static const size_t sizes[] = {1, 1, 1, 2, 2, 4, 4, 4, 8, 8, 8};
+    bool is_typed = false;
+    NAPI_CHECK(napi_is_typedarray(env, a[1], &is_typed));
+    if (!is_typed) throw JsError("target: expected a TypedArray");
+    void* data = nullptr;
+    size_t byte_length = 0;
+    buffer_memory(env, a[1], &data, &byte_length);
     size_t n = t.numel() * t.element_size();
-    if (len * sizes[tt] != n) throw JsError("target holds " + std::to_string(len * sizes[tt]) + " bytes, tensor has " + std::to_string(n));
+    if (byte_length != n) throw JsError("target holds " + std::to_string(byte_length) + " bytes, tensor has " + std::to_string(n));
     if (n) std::memcpy(data, t.data_ptr(), n);
     return undefined(env);
   });
@@ -86,12 +137,11 @@ BYOL_FN(Info) {
   return guarded(env, "info", [&] {
     auto a = args_of(env, info, 1, "info");
     const at::Tensor& t = to_tensor(env, a[0], "tensor");
-    napi_value arr;
-    napi_create_array_with_length(env, 4, &arr);
-    napi_set_element(env, arr, 0, from_int_vector(env, t.sizes()));
-    napi_set_element(env, arr, 1, from_int64(env, static_cast<int64_t>(t.scalar_type())));
-    napi_set_element(env, arr, 2, from_string(env, t.device().str()));
-    napi_set_element(env, arr, 3, from_bool(env, t.requires_grad()));
+    napi_value arr = new_array(env, 4);
+    set_element(env, arr, 0, from_int_vector(env, t.sizes()));
+    set_element(env, arr, 1, from_int64(env, static_cast<int64_t>(t.scalar_type())));
+    set_element(env, arr, 2, from_string(env, t.device().str()));
+    set_element(env, arr, 3, from_bool(env, t.requires_grad()));
     return arr;
   });
 }
@@ -128,9 +178,10 @@ BYOL_FN(Device) {
 BYOL_FN(IsContiguous) {
   return guarded(env, "isContiguous", [&] {
     auto a = args_of(env, info, 2, "isContiguous");
-    const at::Tensor& t = to_tensor(env, a[0], "tensor");
-    auto fmt = static_cast<at::MemoryFormat>(to_int64(env, a[1], "memoryFormat"));
-    return from_bool(env, t.is_contiguous(fmt));
+    int64_t code = to_int64(env, a[1], "memoryFormat");
+    // Contiguous, Preserve, ChannelsLast, ChannelsLast3d: an enum value outside them is undefined behaviour.
+    if (code < 0 || code > static_cast<int64_t>(at::MemoryFormat::ChannelsLast3d)) throw JsError("unknown memory format code " + std::to_string(code));
+    return from_bool(env, to_tensor(env, a[0], "tensor").is_contiguous(static_cast<at::MemoryFormat>(code)));
   });
 }
 
