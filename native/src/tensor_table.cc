@@ -271,7 +271,8 @@ bool claim_environment(napi_env env) {
                      "(worker_threads Workers cannot share it)");
     return false;
   }
-  if (napi_add_env_cleanup_hook(env, release_environment, nullptr) != napi_ok) {
+  // The env as the hook's argument: node refuses the same (function, argument) pair twice in one thread.
+  if (napi_add_env_cleanup_hook(env, release_environment, env) != napi_ok) {
     napi_throw_error(env, "ERR_TORCH_ENVIRONMENT", "could not register the addon's environment cleanup");
     return false;
   }

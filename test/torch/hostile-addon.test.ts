@@ -86,6 +86,28 @@ test("a worker thread that loads the addon gets a JavaScript error; the main thr
   assert.equal(got.after, 3, "sum(ones(3)) on the main thread after the worker's attempt");
 });
 
+test("the addon is free again once the worker that held it has exited, without that worker's tensors", () => {
+  const addon = process.env.BYOL_NATIVE ?? fileURLToPath(new URL("../../../native/build/Release/byol_native.node", import.meta.url));
+  const script = `
+    const { Worker } = require("node:worker_threads");
+    const path = ${JSON.stringify(addon)};
+    const code = "const n = require(" + JSON.stringify(path) + "); const t = n.call(n.opLookup('aten::ones', ''), [4]);" +
+      "require('node:worker_threads').parentPort.postMessage({ numel: n.numel(t), live: n.liveTensors() });";
+    const w = new Worker(code, { eval: true });
+    let fromWorker;
+    w.on("message", (m) => (fromWorker = m));
+    w.on("exit", () => {
+      const n = require(path);
+      const t = n.call(n.opLookup("aten::ones", ""), [5]);
+      console.log(JSON.stringify({ fromWorker, main: n.numel(t), live: n.liveTensors() }));
+    });`;
+  const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", timeout: 120_000, env: { ...process.env, OMP_NUM_THREADS: "1" } });
+  assert.equal(r.signal, null, `killed by ${r.signal}: ${r.stderr}`);
+  assert.equal(r.status, 0, r.stderr);
+  const got = JSON.parse(r.stdout.trim().split("\n").pop() ?? "");
+  assert.deepEqual(got, { fromWorker: { numel: 4, live: 1 }, main: 5, live: 1 });
+});
+
 test("setRngState: corrupted generator states are refused; a saved state restores the same numbers", () => {
   const got = report<{
     stateBytes: number;
