@@ -75,7 +75,10 @@ BYOL_FN(SetGrad) {
       t.mutable_grad() = at::Tensor();
     } else {
       const at::Tensor& g = to_tensor(env, a[1], "grad");
-      if (!g.sizes().equals(t.sizes())) throw JsError("setGrad: gradient shape does not match the tensor's");
+      // The checks Python's `.grad` setter makes: autograd and the optimisers assume them without asking.
+      if (!g.sizes().equals(t.sizes())) throw JsError("gradient shape does not match the tensor's");
+      if (g.scalar_type() != t.scalar_type()) throw JsError("gradient dtype does not match the tensor's");
+      if (g.device() != t.device()) throw JsError("gradient device does not match the tensor's");
       t.mutable_grad() = g;
     }
     return undefined(env);

@@ -68,6 +68,15 @@ test("arrays of 2^27 elements are refused by their length, before the addon allo
   assert.ok(got.peakRssGrowth < 200 * 2 ** 20, `peak RSS grew by ${(got.peakRssGrowth / 2 ** 20).toFixed(0)} MiB`);
 });
 
+test("setGrad: a gradient of another shape or dtype is refused", () => {
+  const got = report<Record<string, string>>("set-grad-mismatch");
+  assert.deepEqual(got, {
+    shape: "setGrad: gradient shape does not match the tensor's",
+    dtype: "setGrad: gradient dtype does not match the tensor's",
+    matching: "no error",
+  });
+});
+
 test("a getter that destroys the process group under a collective: an error, not a use of freed memory", (t) => {
   const got = report<{ message?: string; skipped?: string }>("dist-destroy-in-getter");
   if (got.skipped) {

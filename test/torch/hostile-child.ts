@@ -109,6 +109,18 @@ const attacks: Record<string, () => void | Promise<void>> = {
     };
     console.log(JSON.stringify({ results, peakRssGrowth: peakRss() - before, ms: Date.now() - t0 }));
   },
+  // A gradient that does not fit its tensor: refused as Python's `.grad` setter does, not left for
+  // autograd or an optimiser to trip over.
+  "set-grad-mismatch"() {
+    const x = native.call(op("aten::ones"), [2]);
+    native.setRequiresGrad(x, true);
+    const results = {
+      shape: messageOf(() => native.setGrad(x, native.call(op("aten::ones"), [3]))),
+      dtype: messageOf(() => native.setGrad(x, native.call(op("aten::ones"), [2], 4 /* int64 */))),
+      matching: messageOf(() => native.setGrad(x, native.call(op("aten::ones"), [2]))),
+    };
+    console.log(JSON.stringify(results));
+  },
   // A getter in the tensor list destroys the process group that the collective is about to use.
   "dist-destroy-in-getter"() {
     if (!native.distBackends().includes("gloo")) {
