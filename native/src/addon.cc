@@ -4,6 +4,8 @@
 #include "common.h"
 
 namespace byol {
+void init_cuda_graph(napi_env env, napi_value exports);  // cuda_graph.cc
+
 namespace {
 napi_value Init(napi_env env, napi_value exports) {
   // Training allocates and frees the same large activation buffers every step. glibc's defaults hand
@@ -18,6 +20,7 @@ napi_value Init(napi_env env, napi_value exports) {
   init_autograd(env, exports);
   init_device(env, exports);
   init_distributed(env, exports);
+  init_cuda_graph(env, exports);
   return exports;
 }
 }  // namespace
