@@ -104,7 +104,6 @@ export class TrainStep {
   private readonly oneMinusTau: T.Tensor;
   private readonly stepIndex: T.Tensor;
   private readonly lastLoss: T.Tensor;
-  private readonly badFlag: T.Tensor;
   private readonly badStep: T.Tensor;
   private readonly badLoss: T.Tensor;
   private readonly probeCorrect: T.Tensor;
@@ -130,7 +129,6 @@ export class TrainStep {
     this.oneMinusTau = T.zeros([], f32).keep();
     this.stepIndex = T.zeros([], f32).keep();
     this.lastLoss = T.full([], NaN, f32).keep();
-    this.badFlag = T.zeros([], f32).keep();
     this.badStep = T.full([], NaN, f32).keep();
     this.badLoss = T.full([], NaN, f32).keep();
     this.probeCorrect = T.zeros([], f32).keep();
@@ -184,14 +182,14 @@ export class TrainStep {
 
   /** Reads the accumulators back to the host: one small read-back (a device sync on a GPU). */
   readStats(): StepStats {
-    const v = T.tidy(() => T.stack([this.lastLoss, this.badFlag, this.badStep, this.badLoss, this.probeCorrect]).toFloat32Array());
-    return { lastLoss: v[0], nonFinite: v[1] !== 0, firstBadStep: v[2], firstBadLoss: v[3], probeCorrect: v[4] };
+    const v = T.tidy(() => T.stack([this.lastLoss, this.badStep, this.badLoss, this.probeCorrect]).toFloat32Array());
+    return { lastLoss: v[0], nonFinite: !Number.isNaN(v[1]), firstBadStep: v[1], firstBadLoss: v[2], probeCorrect: v[3] };
   }
 
   dispose(): void {
     this.graph?.dispose();
     this.graph = null;
-    for (const t of [this.tau, this.oneMinusTau, this.stepIndex, this.lastLoss, this.badFlag, this.badStep, this.badLoss, this.probeCorrect, this.input, this.labelInput]) t?.dispose();
+    for (const t of [this.tau, this.oneMinusTau, this.stepIndex, this.lastLoss, this.badStep, this.badLoss, this.probeCorrect, this.input, this.labelInput]) t?.dispose();
   }
 
   // The batch on the device: on a GPU copied into the static input without waiting for the device.
@@ -249,13 +247,12 @@ export class TrainStep {
     T.noGrad(() =>
       T.tidy(() => {
         this.stepIndex.add_(1);
-        const l = loss.detach().to("float32");
-        this.lastLoss.copy_(l);
-        const bad = l.abs().lt(Infinity).logicalNot(); // NaN and ±inf
-        const first = bad.logicalAnd(this.badFlag.eq(0));
+        this.lastLoss.copy_(loss);
+        const bad = this.lastLoss.abs().lt(Infinity).logicalNot(); // NaN and ±inf
+        // The first one only: badStep is NaN until a bad step is recorded (NaN ≠ NaN).
+        const first = bad.logicalAnd(this.badStep.ne(this.badStep));
         this.badStep.copy_(T.where(first, this.stepIndex, this.badStep));
-        this.badLoss.copy_(T.where(first, l, this.badLoss));
-        this.badFlag.copy_(this.badFlag.maximum(bad.to("float32")));
+        this.badLoss.copy_(T.where(first, this.lastLoss, this.badLoss));
       }),
     );
   }

@@ -104,7 +104,7 @@ test("train(): read-backs grow by at most one per logging step, not one per step
   const rows = readMetrics(path.join(root, "count-2", "metrics.jsonl"));
   assert.deepEqual(rows.map((r) => r.step), [10, 20, 30, 40]);
   assert.ok(rows.every((r) => typeof r.online_linear_top1 === "number" || r.step % 20 !== 0), "the probe's accuracy is logged at epoch ends");
-  const perLoggingStep = 1; // the bound: one stacked read of [last loss, non-finite flag, first bad step, its loss, probe count]
+  const perLoggingStep = 1; // the bound: one stacked read of [last loss, first non-finite step, its loss, probe count]
   const extra = forty.readBacks - twenty.readBacks;
   assert.ok(extra >= 0 && extra <= 2 * perLoggingStep, `20 more steps with 2 logging steps added ${extra} read-backs`);
 });
