@@ -72,6 +72,21 @@ PoolId to_pool(napi_env env, napi_value v) {
   return PoolId{static_cast<decltype(PoolId{}.first)>(ids[0]), static_cast<decltype(PoolId{}.second)>(ids[1])};
 }
 
+// A capture that fails part-way leaves the default CUDA generator in capture mode: the generator leaves
+// it in the epilogue of a capture that ends well, and a failed one never gets there, after which every
+// eager random op would fail (or draw from a frozen offset). A tiny capture that ends well puts the
+// generator back, through CUDAGraph's own begin and end; it is never replayed. Random numbers drawn in
+// the failed capture did not advance the generator's eager offset, so the eager stream continues
+// where it was before the capture began.
+void heal_generator(c10::DeviceIndex device) {
+  at::Tensor scratch = at::zeros({1}, at::TensorOptions().dtype(at::kFloat).device(at::kCUDA, device));
+  c10::cuda::CUDAStreamGuard guard(c10::cuda::getStreamFromPool(false, device));
+  at::cuda::CUDAGraph g;
+  g.capture_begin();
+  scratch.fill_(1);
+  g.capture_end();
+}
+
 // Puts back the stream and device that were current before the capture.
 void restore(GraphSlot& s) {
   if (s.previous_stream) c10::cuda::setCurrentCUDAStream(*s.previous_stream);
@@ -181,6 +196,7 @@ BYOL_FN(CudaGraphAbort) {
     auto a = args_of(env, info, 1, "cudaGraphAbort");
 #if BYOL_HAS_CUDA_GRAPHS
     GraphSlot& s = slot_of(env, a[0]);
+    bool began = s.capturing;
     if (s.capturing) {
       try {
         s.graph.capture_end();
@@ -195,6 +211,7 @@ BYOL_FN(CudaGraphAbort) {
     }
     (void)cudaGetLastError();  // clears a non-sticky capture error so later checks do not see it
     s.captured = false;
+    if (began) heal_generator(s.device);
     return undefined(env);
 #else
     no_graphs();

@@ -152,6 +152,14 @@ export class OnlineProbe {
     this.opt.stepCount++;
   }
 
+  /** The optimizer's step count (a failed graph capture puts back the one it had before). */
+  get optimizerSteps(): number {
+    return this.opt.stepCount;
+  }
+  set optimizerSteps(n: number) {
+    this.opt.stepCount = n;
+  }
+
   /** Predicted classes for a batch of representations (int64 tensor on the probe's device). */
   predict(repr: T.Tensor): T.Tensor {
     return T.noGrad(() => T.tidy(() => T.linear(this.standardise(repr, false), this.weight, this.bias).argmax(1)));

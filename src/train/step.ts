@@ -99,6 +99,7 @@ export class TrainStep {
   // Whether the captured step trains the probe (only fully labelled batches replay it).
   private graphHasProbe = false;
   private graphFailed = false;
+  private pinOk = true;
   // Device state, kept across steps.
   private readonly tau: T.Tensor;
   private readonly oneMinusTau: T.Tensor;
@@ -197,21 +198,41 @@ export class TrainStep {
     const shape = this.o.batchShape;
     const host = images instanceof T.Tensor ? images : T.tensor(images, shape, { dtype: "uint8" });
     if (!this.input) return host.device === this.o.device ? host : host.to(this.o.device);
-    return this.input.copy_(host, true);
+    return this.input.copy_(this.pinned(host), true);
   }
 
   private uploadLabels(labels: ArrayLike<number>): T.Tensor {
     const host = T.tensor(Array.from(labels), undefined, { dtype: "int64" });
-    return this.labelInput ? this.labelInput.copy_(host, true) : host;
+    return this.labelInput ? this.labelInput.copy_(this.pinned(host), true) : host;
+  }
+
+  // A page-locked copy of a host tensor, so that the copy to the GPU is a true asynchronous DMA (from
+  // pageable memory the driver stages it and may wait). libtorch's pinned-memory cache reuses the block
+  // only once the copy that read it has finished. Host tensors on the GPU already, or where pinning is
+  // unavailable, go as they are.
+  private pinned(host: T.Tensor): T.Tensor {
+    if (host.device !== "cpu" || !this.pinOk) return host;
+    try {
+      return T.callOp("pin_memory", "", host) as T.Tensor;
+    } catch {
+      this.pinOk = false;
+      return host;
+    }
   }
 
   // Captures one step from the static inputs; false (after one warning line) if that fails.
   private capture(x: T.Tensor, y: T.Tensor | null): boolean {
+    const { optimizer, probe } = this.o;
+    // Host-side counters a capture advances (it records the step without running it; the replay
+    // that follows runs it). A failed capture puts them back before the step runs eagerly.
+    const steps = [optimizer.stepCount, probe?.optimizerSteps ?? 0];
     const graph = new T.CudaGraph();
     try {
       graph.capture(this.o.device, () => this.body(x, y, this.tau));
     } catch (e) {
       graph.dispose();
+      optimizer.stepCount = steps[0];
+      if (probe) probe.optimizerSteps = steps[1];
       this.graphFailed = true;
       const msg = e instanceof Error ? e.message.split("\n")[0] : String(e);
       (this.o.warn ?? ((l: string) => process.stderr.write(l + "\n")))(`warning: CUDA graph capture failed, training on eagerly (${msg})`);
