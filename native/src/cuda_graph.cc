@@ -278,6 +278,48 @@ BYOL_FN(CudaGraphDestroy) {
   });
 }
 
+#if BYOL_HAS_CUDA_GRAPHS
+// The stream current before cudaSideStreamBegin, while a side stream is current.
+std::optional<c10::cuda::CUDAStream> side_previous;
+#endif
+
+// cudaSideStreamBegin(deviceIndex): finishes the work queued so far and makes a side stream of the
+// device current, for eager warm-up steps before a capture (as PyTorch recommends: lazily initialised
+// state is then set up on a stream other than the default one, like the capture's).
+BYOL_FN(CudaSideStreamBegin) {
+  return guarded(env, "cudaSideStreamBegin", [&] {
+    auto a = args_of(env, info, 1, "cudaSideStreamBegin");
+#if BYOL_HAS_CUDA_GRAPHS
+    if (side_previous) throw JsError("a side stream is already current");
+    int64_t device = to_int64(env, a[0], "device");
+    if (device < 0 || device >= c10::cuda::device_count()) throw JsError("no CUDA device " + std::to_string(device));
+    auto idx = static_cast<c10::DeviceIndex>(device);
+    c10::cuda::set_device(idx);
+    c10::cuda::device_synchronize();
+    side_previous = c10::cuda::getCurrentCUDAStream(idx);
+    c10::cuda::setCurrentCUDAStream(c10::cuda::getStreamFromPool(false, idx));
+    return undefined(env);
+#else
+    no_graphs();
+#endif
+  });
+}
+
+// cudaSideStreamEnd(): finishes the side stream's work and makes the previous stream current again.
+BYOL_FN(CudaSideStreamEnd) {
+  return guarded(env, "cudaSideStreamEnd", [&] {
+#if BYOL_HAS_CUDA_GRAPHS
+    if (!side_previous) return undefined(env);
+    c10::cuda::device_synchronize();
+    c10::cuda::setCurrentCUDAStream(*side_previous);
+    side_previous.reset();
+    return undefined(env);
+#else
+    no_graphs();
+#endif
+  });
+}
+
 }  // namespace
 
 void init_cuda_graph(napi_env env, napi_value exports) {
@@ -286,7 +328,8 @@ void init_cuda_graph(napi_env env, napi_value exports) {
                     {"cudaGraphPoolHandle", CudaGraphPoolHandle}, {"cudaGraphCaptureBegin", CudaGraphCaptureBegin},
                     {"cudaGraphCaptureEnd", CudaGraphCaptureEnd}, {"cudaGraphAbort", CudaGraphAbort},
                     {"cudaGraphReplay", CudaGraphReplay}, {"cudaGraphPool", CudaGraphPool},
-                    {"cudaGraphReset", CudaGraphReset}, {"cudaGraphDestroy", CudaGraphDestroy}});
+                    {"cudaGraphReset", CudaGraphReset}, {"cudaGraphDestroy", CudaGraphDestroy},
+                    {"cudaSideStreamBegin", CudaSideStreamBegin}, {"cudaSideStreamEnd", CudaSideStreamEnd}});
 }
 
 }  // namespace byol

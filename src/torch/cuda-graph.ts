@@ -19,6 +19,8 @@ interface GraphNative {
   cudaGraphPool(id: number): GraphPool;
   cudaGraphReset(id: number): void;
   cudaGraphDestroy(id: number): void;
+  cudaSideStreamBegin(device: number): void;
+  cudaSideStreamEnd(): void;
 }
 const g = native as unknown as GraphNative;
 
@@ -37,6 +39,19 @@ export function cudaIndex(device: string): number {
   const m = /^cuda(?::(\d+))?$/.exec(device);
   if (!m) throw new Error(`not a CUDA device: "${device}"`);
   return m[1] ? Number(m[1]) : 0;
+}
+
+/**
+ * Runs fn with a side stream of `device` current (the work queued before is finished first, and fn's
+ * work after), as PyTorch recommends for the eager warm-up steps before a capture.
+ */
+export function onSideStream<R>(device: string, fn: () => R): R {
+  g.cudaSideStreamBegin(cudaIndex(device));
+  try {
+    return fn();
+  } finally {
+    g.cudaSideStreamEnd();
+  }
 }
 
 export class CudaGraph {

@@ -175,7 +175,10 @@ export class TrainStep {
           return;
         }
       }
-      this.body(x, y, this.deviceScalars ? this.tau : tau);
+      // The warm-up steps before a capture run on a side stream, as the capture will.
+      const warmup = this.graphMode === "on" && !this.graph && !this.graphFailed;
+      if (warmup) T.onSideStream(this.o.device, () => this.body(x, y, this.tau));
+      else this.body(x, y, this.deviceScalars ? this.tau : tau);
       this.eagerSteps++;
     });
     return useProbe;

@@ -10,6 +10,7 @@ test("without CUDA: graphs are unavailable and say why", { skip: gpu }, () => {
   assert.equal(T.cudaGraphsAvailable(), false);
   assert.throws(() => new T.CudaGraph(), /CUDA graphs need a CUDA build of libtorch/);
   assert.throws(() => T.graphPoolHandle(), /CUDA graphs need a CUDA build of libtorch/);
+  assert.throws(() => T.onSideStream("cuda", () => 1), /CUDA graphs need a CUDA build of libtorch/);
 });
 
 test("cuda device indices", () => {
@@ -42,4 +43,7 @@ test("capture and replay: in-place updates repeat with new static inputs and dev
   assert.deepEqual(T.ones([2], { device: "cuda" }).add(1).toList(), [2, 2]);
   bad.dispose();
   g.dispose();
+  // Work on a side stream is finished before the previous stream is current again.
+  const y = T.onSideStream("cuda", () => T.ones([3], { device: "cuda" }).mul(3).keep());
+  assert.deepEqual(y.toList(), [3, 3, 3]);
 });
