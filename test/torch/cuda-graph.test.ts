@@ -37,10 +37,25 @@ test("capture and replay: in-place updates repeat with new static inputs and dev
   assert.deepEqual(acc.toList(), [4, 8, 12, 16]);
   const pool = g.pool();
   assert.equal(pool.length, 2);
-  // A failing capture is abandoned and leaves the device usable.
+  // Random numbers in a graph: each replay draws new ones (the generator's offset advances).
+  const r = T.zeros([4], { device: "cuda" }).keep();
+  const rg = new T.CudaGraph();
+  rg.capture("cuda", () => T.tidy(() => void r.copy_(T.rand([4], { device: "cuda" }))));
+  rg.replay();
+  const first = r.toList();
+  rg.replay();
+  assert.notDeepEqual(r.toList(), first);
+  rg.dispose();
+  // A failing capture (a read-back inside it, after a random draw) is abandoned and leaves the device
+  // and its generator usable.
   const bad = new T.CudaGraph();
-  assert.throws(() => bad.capture("cuda", () => acc.sum().item()));
+  assert.throws(() => bad.capture("cuda", () => T.tidy(() => {
+    T.rand([4], { device: "cuda" });
+    return acc.sum().item();
+  })));
   assert.deepEqual(T.ones([2], { device: "cuda" }).add(1).toList(), [2, 2]);
+  const a = T.rand([4], { device: "cuda" }).toList();
+  assert.notDeepEqual(T.rand([4], { device: "cuda" }).toList(), a, "eager random draws work again after the failed capture");
   bad.dispose();
   g.dispose();
   // Work on a side stream is finished before the previous stream is current again.

@@ -175,3 +175,33 @@ test("cudaGraph on a CPU: eager, the same losses as off, and the resolved mode i
   assert.equal(runs.on.rows.length, 4);
   runs.on.rows.forEach((row, i) => assert.equal(row.loss, runs.off.rows[i].loss, `step ${row.step}`));
 });
+
+test("on a GPU: the captured step replays with few native calls, no read-back, and the eager losses", { skip: !T.cudaGraphsAvailable() }, () => {
+  const cfg = smokeConfig({ device: "cuda" });
+  const run = (setting: "on" | "off") => {
+    cfg.cudaGraph = setting;
+    const warnings: string[] = [];
+    const s = makeStep(cfg, { warn: (l) => warnings.push(l) });
+    const losses: number[] = [];
+    let replayCounts: T.NativeCallCounts | null = null;
+    for (let i = 0; i < 8; i++) {
+      const b = batch(i % 4);
+      if (i === 7) {
+        const { counts } = T.countNativeCalls(() => s.step.run(b.images, b.labels, 0.05, 0.99));
+        replayCounts = counts;
+      } else s.step.run(b.images, b.labels, 0.05, 0.99);
+      losses.push(s.step.readStats().lastLoss);
+    }
+    const captured = s.step.graphCaptured;
+    s.dispose();
+    return { losses, captured, warnings, counts: replayCounts! };
+  };
+  const graph = run("on");
+  const eager = run("off");
+  assert.deepEqual(graph.warnings, []);
+  assert.equal(graph.captured, true);
+  assert.equal(eager.captured, false);
+  assert.equal(graph.counts.readBacks, 0);
+  assert.ok(graph.counts.ops < 40, `a replayed step makes ${graph.counts.ops} native calls (eager: ${eager.counts.ops})`);
+  graph.losses.forEach((l, i) => assert.ok(Math.abs(l - eager.losses[i]) < 1e-3, `step ${i + 1}: graph ${l} vs eager ${eager.losses[i]}`));
+});
