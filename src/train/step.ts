@@ -175,8 +175,10 @@ export class TrainStep {
           return;
         }
       }
-      // The warm-up steps before a capture run on a side stream, as the capture will.
-      const warmup = this.graphMode === "on" && !this.graph && !this.graphFailed;
+      // The warm-up steps before a capture run on a side stream, as the capture will. (Later eager steps,
+      // e.g. unlabelled batches waiting for a labelled one to capture the probe with, stay on the
+      // default stream: the side stream costs two device syncs.)
+      const warmup = this.graphMode === "on" && !this.graph && !this.graphFailed && this.eagerSteps < this.warmupSteps;
       if (warmup) T.onSideStream(this.o.device, () => this.body(x, y, this.tau));
       else this.body(x, y, this.deviceScalars ? this.tau : tau);
       this.eagerSteps++;
