@@ -3,7 +3,8 @@
     "target_name": "byol_native",
     "sources": [
       "src/addon.cc", "src/tensor_table.cc", "src/ops.cc", "src/tensors.cc",
-      "src/autograd.cc", "src/device.cc", "src/distributed.cc", "src/rng_state.cc"
+      "src/autograd.cc", "src/device.cc", "src/distributed.cc", "src/rng_state.cc",
+      "src/cuda_graph.cc"
     ],
     "include_dirs": ["<!@(node find-libtorch.mjs --include)"],
     "libraries": ["<!@(node find-libtorch.mjs --libs)"],

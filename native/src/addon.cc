@@ -4,6 +4,8 @@
 #include "common.h"
 
 namespace byol {
+void init_cuda_graph(napi_env env, napi_value exports);  // cuda_graph.cc
+
 namespace {
 napi_value Init(napi_env env, napi_value exports) {
   // Loaded in a second thread's environment (a worker), the require itself throws: the process-wide
@@ -24,6 +26,7 @@ napi_value Init(napi_env env, napi_value exports) {
     // After init_device: its setRngState is replaced by the one that validates the state first.
     init_rng_state(env, exports);
     init_distributed(env, exports);
+    init_cuda_graph(env, exports);
     return exports;
   });
 }

@@ -135,3 +135,16 @@ inline c10::intrusive_ptr<C10dGroup> make_nccl_group(const c10::intrusive_ptr<c1
 
 }  // namespace byol
 #endif  // BYOL_WANT_C10D
+
+// ---- CUDA graphs ------------------------------------------------------------------------------------
+// at::cuda::CUDAGraph needs a CUDA build of libtorch and the CUDA runtime's headers. Debian's CPU-only
+// libtorch 1.13 ships ATen/cuda/CUDAGraph.h but not cuda_runtime_api.h, so both are checked; without
+// them cuda_graph.cc compiles functions that throw a clear error. In the 2.x API the constructor and
+// capture_begin's later parameters (capture mode; keep_graph in newer releases) have defaults, so
+// `CUDAGraph()` and `capture_begin(pool)` compile across 2.x.
+#if BYOL_CUDA && __has_include(<ATen/cuda/CUDAGraph.h>) && __has_include(<cuda_runtime_api.h>) && \
+    __has_include(<c10/cuda/CUDAGuard.h>)
+#define BYOL_HAS_CUDA_GRAPHS 1
+#else
+#define BYOL_HAS_CUDA_GRAPHS 0
+#endif

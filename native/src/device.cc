@@ -33,7 +33,11 @@ BYOL_FN(CudaSynchronize) {
   return guarded(env, "cudaSynchronize", [&] {
     auto a = args_of(env, info, 0, "cudaSynchronize");
     if (!torch::cuda::is_available()) throw JsError("CUDA is not available");
-    torch::cuda::synchronize(a.empty() ? -1 : to_int64(env, a[0], "device"));
+    // No device (or undefined/null from an optional JavaScript argument): the current device, as
+    // torch.cuda.synchronize() does; libtorch reads -1 that way.
+    int64_t device = a.empty() || is_nullish(env, a[0]) ? -1 : to_int64(env, a[0], "device");
+    if (device < -1) throw JsError("cudaSynchronize: device must be a non-negative index");
+    torch::cuda::synchronize(device);
     return undefined(env);
   });
 }

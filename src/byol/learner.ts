@@ -148,9 +148,13 @@ export class BYOL {
   /**
    * ξ ← τ·ξ + (1 − τ)·θ for the target's parameters and BatchNorm running statistics (one fused call
    * where the libtorch has _foreach_*), and num_batches_tracked copied from the online network.
+   * τ may be a 0-d tensor on the networks' device (read there, so a captured CUDA graph follows a τ
+   * written into it before each replay); it is not range-checked then (that would read it back).
+   * `oneMinusTau`, a second such tensor holding 1 − τ computed on the host in double precision, makes
+   * the result match the numeric path's rounding (1 − τ in float32 on the device differs in its last bits).
    */
-  updateTarget(tau: number): void {
-    if (!(tau >= 0 && tau <= 1)) throw new UserError(`BYOL: tau must be in [0, 1], got ${tau}`);
+  updateTarget(tau: number | T.Tensor, oneMinusTau?: T.Tensor): void {
+    if (typeof tau === "number" && !(tau >= 0 && tau <= 1)) throw new UserError(`BYOL: tau must be in [0, 1], got ${tau}`);
     const tf: T.Tensor[] = [];
     const of: T.Tensor[] = [];
     const ti: T.Tensor[] = [];
@@ -177,10 +181,17 @@ export class BYOL {
       });
     }
     if (tf.length !== of.length) throw new Error("BYOL: online and target networks have different parameters");
-    T.noGrad(() => {
-      if (tau !== 1) F.lerp_(tf, of, 1 - tau);
+    T.noGrad(() => T.tidy(() => {
+      if (typeof tau === "number") {
+        if (tau !== 1) F.lerp_(tf, of, 1 - tau);
+      } else {
+        // ξ ← τ·ξ + (1 − τ)·θ with the weights as device tensors.
+        F.mulTensors_(tf, tf.map(() => tau));
+        const w = oneMinusTau ?? tau.neg().add(1);
+        F.addcmul_(tf, of, tf.map(() => w));
+      }
       ti.forEach((b, i) => b.copy_(oi[i]));
-    });
+    }));
   }
 
   /**

@@ -120,6 +120,46 @@ export class OnlineProbe {
     return r;
   }
 
+  /**
+   * The same optimizer step without any read-back, for a training step that must not wait for the
+   * device (and may be captured in a CUDA graph): every label must be a class (≥ 0; the caller checks,
+   * it has them on the host), and the number right (before the update) is added to `correct`, a float32
+   * 0-d tensor on the probe's device. The epoch statistics of step() are not kept.
+   */
+  stepOnDevice(repr: T.Tensor, labels: T.Tensor, correct: T.Tensor): void {
+    if (repr.ndim !== 2 || repr.size(1) !== this.dim) throw new UserError(`online probe: expected representations [b, ${this.dim}], got [${repr.shape}]`);
+    if (labels.ndim !== 1 || labels.size(0) !== repr.size(0)) throw new UserError(`online probe: ${labels.shape} labels for ${repr.size(0)} representations`);
+    T.enableGrad(() =>
+      T.tidy(() => {
+        const target = labels.to("int64");
+        const logits = T.linear(this.standardise(repr, repr.size(0) > 1), this.weight, this.bias);
+        const loss = T.crossEntropy(logits, target);
+        this.opt.zeroGrad();
+        loss.backward();
+        this.opt.step();
+        T.noGrad(() => correct.add_(logits.detach().argmax(1).eq(target).sum().to("float32")));
+      }),
+    );
+  }
+
+  /** Device-scalar mode for the probe's optimizer (see Optimizer.useDeviceScalars), for CUDA graphs. */
+  useDeviceScalars(device: string): void {
+    this.opt.useDeviceScalars(device);
+  }
+
+  /** Counts a step a CUDA graph replayed (the optimizer's host-side step count, saved in checkpoints). */
+  countReplayedStep(): void {
+    this.opt.stepCount++;
+  }
+
+  /** The optimizer's step count (a failed graph capture puts back the one it had before). */
+  get optimizerSteps(): number {
+    return this.opt.stepCount;
+  }
+  set optimizerSteps(n: number) {
+    this.opt.stepCount = n;
+  }
+
   /** Predicted classes for a batch of representations (int64 tensor on the probe's device). */
   predict(repr: T.Tensor): T.Tensor {
     return T.noGrad(() => T.tidy(() => T.linear(this.standardise(repr, false), this.weight, this.bias).argmax(1)));

@@ -44,6 +44,22 @@ export function add_(xs: T.Tensor[], ys: T.Tensor[], alpha = 1): void {
   else xs.forEach((x, i) => x.add_(ys[i], alpha));
 }
 
+/**
+ * xs[i] ← xs[i] + alpha · s · ys[i], where s is a number or a 0-d tensor read on the device (so that a
+ * captured CUDA graph picks up a new value written into it before each replay).
+ */
+export function addScaled_(xs: T.Tensor[], ys: T.Tensor[], s: number | T.Tensor, alpha = 1): void {
+  if (typeof s === "number") add_(xs, ys, alpha * s);
+  else addcmul_(xs, ys, xs.map(() => s), alpha);
+}
+
+/** New tensors xs[i] / ys[i]. */
+export function div(xs: T.Tensor[], ys: T.Tensor[]): T.Tensor[] {
+  if (!xs.length) return [];
+  if (hasForeach()) return T.callOp("_foreach_div", "List", xs, ys) as T.Tensor[];
+  return xs.map((x, i) => x.div(ys[i]));
+}
+
 /** New tensors xs[i] + alpha · ys[i]. */
 export function add(xs: T.Tensor[], ys: T.Tensor[], alpha = 1): T.Tensor[] {
   if (!xs.length) return [];

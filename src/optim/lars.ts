@@ -44,8 +44,10 @@ export class LARS extends Optimizer {
     });
   }
 
-  protected updateGroup({ group, params, grads, state }: GroupStep): void {
-    const { lr, weightDecay: wd } = group;
+  protected updateGroup({ group, params, grads, state, lrT }: GroupStep): void {
+    const { weightDecay: wd } = group;
+    // A number, or the group's learning rate as a 0-d device tensor (device-scalar mode).
+    const lr = lrT ?? group.lr;
     const bufs = state.momentum_buffer;
     const u = wd ? F.add(grads, params, wd) : grads;
     F.mulScalar_(bufs, this.momentum);
@@ -55,6 +57,6 @@ export class LARS extends Optimizer {
     } else {
       F.add_(bufs, u);
     }
-    F.add_(params, bufs, -lr);
+    F.addScaled_(params, bufs, lr, -1);
   }
 }

@@ -40,6 +40,12 @@ export interface GroupStep {
   grads: T.Tensor[];
   /** state[name][i] is the state tensor of params[i]. */
   state: Record<string, T.Tensor[]>;
+  /**
+   * In device-scalar mode (useDeviceScalars): this group's learning rate and the 1-based step number as
+   * 0-d float32 tensors on the parameters' device; the update must read them instead of group.lr / t.
+   */
+  lrT?: T.Tensor;
+  tT?: T.Tensor;
 }
 
 function checkNumber(what: string, v: number, min = 0): void {
@@ -53,6 +59,9 @@ export abstract class Optimizer {
   private baseLr: number;
   private readonly stateTensors = new Map<string, T.Tensor[]>();
   private stepTensor: T.Tensor | null = null;
+  // Device-scalar mode: the learning rate and step count live in 0-d tensors (see useDeviceScalars).
+  private devLr: T.Tensor | null = null;
+  private devStep: T.Tensor | null = null;
 
   /**
    * groups: parameter groups, or a plain list of parameters (one group). stateNames: per-parameter state
@@ -105,6 +114,24 @@ export abstract class Optimizer {
     checkNumber(`${this.constructor.name}: lr`, v);
     this.baseLr = v;
     for (const g of this.groups) g.lr = v * g.lrScale;
+    // A write on the device, queued like a kernel: no host sync.
+    this.devLr?.fill_(v);
+  }
+
+  /**
+   * Makes step() read the learning rate and the step count from 0-d tensors on `device` instead of
+   * numbers passed into each call, so that a captured CUDA graph, which replays its calls with the
+   * arguments they had at capture, still follows the schedule: the lr setter writes the tensor before a
+   * replay, and the step count is advanced on the device by the step itself. Idempotent.
+   */
+  useDeviceScalars(device: string): void {
+    if (this.devLr) return;
+    this.devLr = T.full([], this.baseLr, { device }).keep();
+    this.devStep = T.full([], this.stepCount, { device }).keep();
+  }
+
+  get usesDeviceScalars(): boolean {
+    return this.devLr !== null;
   }
 
   /** Sets every parameter's gradient to none (PyTorch's zero_grad(set_to_none=True)). */
@@ -117,6 +144,7 @@ export abstract class Optimizer {
     T.noGrad(() =>
       T.tidy(() => {
         const names = [...this.stateTensors.keys()];
+        const tT = this.devStep?.add_(1);
         for (const group of this.groups) {
           const params: T.Tensor[] = [];
           const grads: T.Tensor[] = [];
@@ -128,7 +156,9 @@ export abstract class Optimizer {
             grads.push(g);
             for (const n of names) state[n].push(this.stateTensors.get(n)![group.offset + i]);
           });
-          if (params.length) this.updateGroup({ group, params, grads, state }, this.stepCount + 1);
+          if (!params.length) continue;
+          const lrT = this.devLr ? (group.lrScale === 1 ? this.devLr : this.devLr.mul(group.lrScale)) : undefined;
+          this.updateGroup({ group, params, grads, state, lrT, tT }, this.stepCount + 1);
         }
       }),
     );
@@ -173,6 +203,7 @@ export abstract class Optimizer {
       for (const [t, src] of pairs) t.copy_(src);
     });
     if (sd.step) this.stepCount = sd.step.item();
+    this.devStep?.fill_(this.stepCount);
   }
 
   /** Frees the optimizer's state tensors (not the parameters). */
@@ -181,5 +212,8 @@ export abstract class Optimizer {
     this.stateTensors.clear();
     this.stepTensor?.dispose();
     this.stepTensor = null;
+    this.devLr?.dispose();
+    this.devStep?.dispose();
+    this.devLr = this.devStep = null;
   }
 }

@@ -25,11 +25,13 @@ export class SGD extends Optimizer {
     if (this.nesterov && this.momentum === 0) throw new UserError("SGD: Nesterov momentum needs a momentum > 0");
   }
 
-  protected updateGroup({ group, params, grads, state }: GroupStep): void {
-    const { lr, weightDecay: wd } = group;
+  protected updateGroup({ group, params, grads, state, lrT }: GroupStep): void {
+    const { weightDecay: wd } = group;
+    // A number, or the group's learning rate as a 0-d device tensor (device-scalar mode).
+    const lr = lrT ?? group.lr;
     const mu = this.momentum;
     if (mu === 0) {
-      F.add_(params, wd ? F.add(grads, params, wd) : grads, -lr);
+      F.addScaled_(params, wd ? F.add(grads, params, wd) : grads, lr, -1);
       return;
     }
     const bufs = state.momentum_buffer;
@@ -37,13 +39,13 @@ export class SGD extends Optimizer {
       const d = wd ? F.add(grads, params, wd) : grads;
       F.mulScalar_(bufs, mu);
       F.add_(bufs, d);
-      F.add_(params, d, -lr);
-      F.add_(params, bufs, -lr * mu);
+      F.addScaled_(params, d, lr, -1);
+      F.addScaled_(params, bufs, lr, -mu);
     } else {
       F.mulScalar_(bufs, mu);
       F.add_(bufs, grads);
       if (wd) F.add_(bufs, params, wd);
-      F.add_(params, bufs, -lr);
+      F.addScaled_(params, bufs, lr, -1);
     }
   }
 }

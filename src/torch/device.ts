@@ -8,7 +8,8 @@ import { UserError } from "../util/errors.js";
 export const cuda = {
   isAvailable: (): boolean => native.cudaAvailable(),
   deviceCount: (): number => native.cudaDeviceCount(),
-  synchronize: (device?: number): void => native.cudaSynchronize(device),
+  /** Waits for the work queued on a GPU: the current one (as torch.cuda.synchronize()) when none is named. */
+  synchronize: (device?: number): void => (device === undefined ? native.cudaSynchronize() : native.cudaSynchronize(device)),
   /** Bytes held by tensors and reserved by the caching allocator on one GPU. */
   memory(device = 0): { allocated: number; peakAllocated: number; reserved: number; peakReserved: number } {
     const [allocated, peakAllocated, reserved, peakReserved] = native.cudaMemory(device);

@@ -8,6 +8,7 @@ export * from "./creation.js";
 export * from "./functional.js";
 export * from "./autograd.js";
 export * from "./device.js";
+export { CudaGraph, cudaGraphsAvailable, graphPoolHandle, cudaIndex, onSideStream, type GraphPool } from "./cuda-graph.js";
 export { callOp, opSchema } from "./generic.js";
 export { hasOp } from "./op.js";
 export { saveSafetensors, loadSafetensors, serializeTensors, deserializeTensors } from "./safetensors.js";

@@ -53,6 +53,12 @@ export interface TrainConfig {
   /** "auto": bf16 autocast on a GPU, and on a CPU that computes bf16 natively; float32 otherwise. */
   precision: "auto" | "fp32" | "bf16";
   channelsLast: boolean;
+  /**
+   * Capture the training step as a CUDA graph after a few eager steps and replay it (src/train/step.ts).
+   * "auto": on for a GPU in a single process, off otherwise; "on" asks for it (still eager on a CPU,
+   * where there are no graphs); "off": always eager.
+   */
+  cudaGraph: "auto" | "on" | "off";
   knn: { everyEpochs: number; k: number; temperature: number; monitorTrain: number; monitorTest: number };
   linearEval: { epochs: number; maxTrain: number | null };
   onlineProbe: { enabled: boolean; lr: number };
@@ -100,6 +106,7 @@ const BASE: TrainConfig = {
   precision: "auto",
   // Channels-last convolutions are ~40% faster on the CPU for this small ResNet (measured in PyTorch).
   channelsLast: true,
+  cudaGraph: "auto",
   knn: { everyEpochs: 1, k: 200, temperature: 0.1, monitorTrain: 10000, monitorTest: 2000 },
   linearEval: { epochs: 30, maxTrain: null },
   onlineProbe: { enabled: true, lr: 0.01 },
@@ -231,6 +238,7 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   check(int(c.augment.outputSize) && c.augment.outputSize >= 8, `augment.outputSize must be an integer of at least 8, got ${c.augment.outputSize}`);
   check(c.augment.minScale === null || (c.augment.minScale > 0 && c.augment.minScale <= 1), `augment.minScale must be in (0, 1] or null, got ${c.augment.minScale}`);
   check(["auto", "fp32", "bf16"].includes(c.precision), `precision must be auto, fp32 or bf16, got "${c.precision}"`);
+  check(["auto", "on", "off"].includes(c.cudaGraph), `cudaGraph must be auto, on or off, got "${c.cudaGraph}"`);
   check(int(c.knn.everyEpochs) && c.knn.everyEpochs >= 0, `knn.everyEpochs must be a non-negative integer (0 = never), got ${c.knn.everyEpochs}`);
   check(int(c.knn.k) && c.knn.k >= 1, `knn.k must be a positive integer, got ${c.knn.k}`);
   check(c.knn.temperature > 0, `knn.temperature must be positive, got ${c.knn.temperature}`);

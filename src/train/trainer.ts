@@ -1,5 +1,7 @@
-// The BYOL training loop: data order, two views, online/target step, schedules, online probe, kNN
-// monitor, metrics, checkpoints, Ctrl-C and NaN handling. One process or one rank of many.
+// The BYOL training loop: data order, schedules, kNN monitor, metrics, checkpoints, Ctrl-C and NaN
+// handling, around the training step (./step.ts: views, online/target step, online probe). One process
+// or one rank of many. The loop reads the step's device-side statistics back only on logging steps and
+// before a checkpoint, so on a GPU the host runs ahead of the device between them.
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as T from "../torch/index.js";
@@ -17,20 +19,10 @@ import { makeAugmenters, makeLearner, makeOptimizer, peakLr } from "./build.js";
 import { addPrefix, assertCompatible, checkpointPath, loadCheckpoint, saveCheckpoint, withPrefix } from "./checkpoint.js";
 import { MetricsLog, type MetricRow } from "./metrics.js";
 import { makeProgress } from "./progress.js";
+import { TrainStep, type DataParallel, type StepStats } from "./step.js";
+import { restoreRngStates, rngStateTensors } from "./rng-state.js";
 
-/** What data-parallel training needs from the process group (src/torch/distributed.ts provides it). */
-export interface DataParallel {
-  rank: number;
-  worldSize: number;
-  /** Copies rank 0's values into these tensors on every rank. */
-  broadcast(tensors: T.Tensor[]): void;
-  /** Replaces each parameter's gradient by the mean over ranks. */
-  averageGradients(params: T.Tensor[]): void;
-  /** Element-wise mean over ranks of a few numbers (for logging). */
-  meanOf(values: number[]): number[];
-  /** Swaps the learner's BatchNorm layers for cross-replica ones (optional). */
-  syncBatchNorm?(learner: BYOL): void;
-}
+export type { DataParallel } from "./step.js";
 
 export interface TrainOptions {
   runDir: string;
@@ -47,6 +39,8 @@ export interface TrainResult {
   epoch: number;
   wallS: number;
   interrupted: boolean;
+  /** Whether steps were captured and replayed as a CUDA graph ("on") or ran eagerly ("off"). */
+  cudaGraph: "on" | "off";
 }
 
 function isRank0(o: TrainOptions): boolean {
@@ -100,7 +94,7 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
   let wallBefore = 0;
   // The online probe's accuracy is counted over an epoch; a checkpoint mid-epoch carries the count so
   // that a resumed epoch reports what the uninterrupted one would.
-  let probeCorrect = 0;
+  let probeCorrectAtResume = 0;
   let probeSeen = 0;
   const metrics = new MetricsLog(join(opts.runDir, "metrics.jsonl"), rank0);
   const ckPath = checkpointPath(opts.runDir);
@@ -113,21 +107,48 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
     // One process continues its generator exactly; ranks of a data-parallel run (whose count may
     // differ from the run that saved) each draw a fresh stream derived from the step.
     if (dp) T.manualSeed(cfg.seed * 1000003 + meta.step * 131 + dp.rank + 1);
-    else T.setRngState(tensors["rng.cpu"]);
+    else restoreRngStates(tensors, cfg.device);
     for (const t of Object.values(tensors)) t.dispose();
     step = meta.step;
     startEpoch = meta.epoch;
     skipInEpoch = meta.stepInEpoch;
     wallBefore = Number(meta.extra.wallS ?? 0);
-    probeCorrect = Number(meta.extra.probeCorrect ?? 0);
+    probeCorrectAtResume = Number(meta.extra.probeCorrect ?? 0);
     probeSeen = Number(meta.extra.probeSeen ?? 0);
     metrics.truncateAfter(step);
     if (rank0 && !opts.quiet) process.stderr.write(`resuming ${opts.runDir} at step ${step} (epoch ${startEpoch})\n`);
   }
 
+  const shape = [cfg.batchSize, channels, set.height, set.width];
+  const trainStep = new TrainStep({
+    learner, optimizer, augmenters: augs, probe, device: cfg.device, bf16, batchShape: shape, dp, cudaGraph: cfg.cudaGraph,
+    warn: (line) => process.stderr.write(line + "\n"),
+  });
+  trainStep.setStep(step);
+  trainStep.setProbeCorrect(probeCorrectAtResume);
+  if (rank0 && !opts.quiet && (cfg.device !== "cpu" || cfg.cudaGraph === "on")) process.stderr.write(`CUDA graphs: ${trainStep.graphMode} (${trainStep.graphReason})\n`);
+
+  // The step's device-side statistics, read back at most once per step (logging and checkpoint share it).
+  let statsAt = -1;
+  let stats: StepStats | null = null;
+  const readStats = (): StepStats => {
+    if (statsAt !== step || !stats) {
+      stats = trainStep.readStats();
+      statsAt = step;
+    }
+    if (stats.nonFinite) {
+      const bad = stats.firstBadStep;
+      const lrAt = warmupCosineLr(bad - 1, totalSteps, warmupSteps, lrPeak);
+      throw new UserError(`loss became ${stats.firstBadLoss} at step ${bad} (lr ${lrAt.toExponential(3)}); training stopped; ${keptNote()}`);
+    }
+    return stats;
+  };
+
   // A checkpoint is written only from a finite state: weights can diverge (an infinite BatchNorm
   // variance, say) a step or two before the loss shows it, and such a state must not replace a good one.
   const save = (epoch: number, stepInEpoch: number, wallS: number) => {
+    // Every rank checks its own losses (and so stops with the same message as rank 0).
+    const probeCorrect = readStats().probeCorrect;
     if (!rank0) return;
     T.tidy(() => {
       const tensors: Record<string, T.Tensor> = {};
@@ -138,7 +159,7 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
       if (bad) {
         throw new UserError(`training diverged by step ${step}: ${bad} is not finite; training stopped; ${keptNote()}`);
       }
-      tensors["rng.cpu"] = T.getRngState();
+      Object.assign(tensors, rngStateTensors(cfg.device));
       // (At an epoch boundary the counts are of the finished epoch; a resume there starts them afresh.)
       saveCheckpoint(opts.runDir, { step, epoch, stepInEpoch, config: cfg, extra: { wallS, probeCorrect, probeSeen } }, tensors);
     });
@@ -156,54 +177,27 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
   const wall = () => wallBefore + (performance.now() - t0) / 1000;
   let intervalStart = performance.now();
   let intervalImages = 0;
-  let lastLoss = NaN;
   let lastGoodStep = opts.resume ? step : -1;
-  const keptNote = () => (lastGoodStep >= 0 ? `the last good checkpoint (step ${lastGoodStep}) is kept at ${ckPath}` : "no checkpoint was written yet");
-  const shape = [cfg.batchSize, channels, set.height, set.width];
+  function keptNote(): string {
+    return lastGoodStep >= 0 ? `the last good checkpoint (step ${lastGoodStep}) is kept at ${ckPath}` : "no checkpoint was written yet";
+  }
 
   try {
     for (let epoch = startEpoch; epoch < cfg.epochs && !interrupted; epoch++) {
       const order = epochOrder(set.n, cfg.seed, epoch, { shuffle: true, rank: dp?.rank ?? 0, worldSize });
       const epochBatches = batches(order, cfg.batchSize, true);
-      if (epoch !== startEpoch || skipInEpoch === 0) probeCorrect = probeSeen = 0;
+      if (epoch !== startEpoch || skipInEpoch === 0) {
+        probeSeen = 0;
+        trainStep.setProbeCorrect(0);
+      }
       learner.train();
       // A resumed epoch starts at its next batch; the batches before it are never read.
       let b = epoch === startEpoch ? skipInEpoch : 0;
       for await (const batch of set.batches(epochBatches.slice(b))) {
         const lr = warmupCosineLr(step, totalSteps, warmupSteps, lrPeak);
         const tau = byolTau(step, totalSteps, cfg.tauBase);
-        optimizer.lr = lr;
-        const out = T.tidy(() => {
-          let x = T.tensor(batch.images, shape, { dtype: "uint8" });
-          if (cfg.device !== "cpu") x = x.to(cfg.device);
-          const [v1, v2] = [augs[0].apply(x), augs[1].apply(x)];
-          const { loss, repr1 } = bf16
-            ? T.autocast(cfg.device.startsWith("cuda") ? "cuda" : "cpu", "bfloat16", () => learner.forwardLoss(v1, v2))
-            : learner.forwardLoss(v1, v2);
-          optimizer.zeroGrad();
-          loss.backward();
-          const lossValue = loss.item();
-          if (!Number.isFinite(lossValue)) return { lossValue, probe: null };
-          if (dp) dp.averageGradients(learner.trainableParameters());
-          optimizer.step();
-          learner.updateTarget(tau);
-          let probeOut = null;
-          if (probe && batch.labels) {
-            const labels = batch.labels;
-            const valid = labels.every((l) => l >= 0);
-            if (valid) probeOut = probe.step(repr1, T.tensor(labels, undefined, { dtype: "int64", device: cfg.device }));
-          }
-          return { lossValue, probe: probeOut };
-        });
-        if (!Number.isFinite(out.lossValue)) {
-          throw new UserError(`loss became ${out.lossValue} at step ${step + 1} (lr ${lr.toExponential(3)}); training stopped; ${keptNote()}`);
-        }
+        if (trainStep.run(batch.images, batch.labels ?? null, lr, tau)) probeSeen += cfg.batchSize;
         step++;
-        lastLoss = out.lossValue;
-        if (out.probe) {
-          probeCorrect += out.probe.correct;
-          probeSeen += cfg.batchSize;
-        }
         intervalImages += cfg.batchSize * worldSize;
         const epochEnd = b === epochBatches.length - 1;
         if (step % cfg.logEverySteps === 0 || epochEnd) {
@@ -211,10 +205,11 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
           const ips = intervalImages / ((now - intervalStart) / 1000);
           intervalStart = now;
           intervalImages = 0;
-          const lossMean = dp ? dp.meanOf([lastLoss])[0] : lastLoss;
+          const st = readStats();
+          const lossMean = dp ? dp.meanOf([st.lastLoss])[0] : st.lastLoss;
           const row: MetricRow = { step, epoch: epoch + (b + 1) / epochBatches.length, loss: lossMean, lr, tau, img_per_s: ips };
           if (epochEnd) {
-            if (probeSeen > 0) row.online_linear_top1 = probeCorrect / probeSeen;
+            if (probeSeen > 0) row.online_linear_top1 = st.probeCorrect / probeSeen;
             const everyK = cfg.knn.everyEpochs;
             if (monitor && everyK > 0 && ((epoch + 1) % everyK === 0 || epoch + 1 === cfg.epochs) && rank0) {
               row.knn_top1 = monitorKnn(learner, monitor, data, cfg);
@@ -245,11 +240,12 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
       save(cfg.epochs, 0, wall());
     }
   } finally {
+    trainStep.dispose();
     progress.stop();
     process.off("SIGINT", onSigint);
     process.off("SIGTERM", onSigint);
   }
-  return { learner, step, epoch: cfg.epochs, wallS: wall(), interrupted };
+  return { learner, step, epoch: cfg.epochs, wallS: wall(), interrupted, cudaGraph: trainStep.graphMode };
 }
 
 /** The name of the first floating-point tensor holding an inf or NaN, or null (one fused norm per call). */
