@@ -43,18 +43,28 @@ BYOL_FN(CudaSynchronize) {
 }
 
 // cudaMemory(device) -> [allocatedCurrent, allocatedPeak, reservedCurrent, reservedPeak] in bytes.
+// A CUDA device index from JavaScript, refused unless it names a visible device.
+#if BYOL_CUDA
+c10::DeviceIndex cuda_index(napi_env env, napi_value v) {
+  int64_t idx = to_int64(env, v, "device");
+  int64_t count = static_cast<int64_t>(torch::cuda::device_count());
+  if (idx < 0 || idx >= count) throw JsError("CUDA device " + std::to_string(idx) + " does not exist (" + std::to_string(count) + " visible)");
+  return static_cast<c10::DeviceIndex>(idx);
+}
+#endif
+
 BYOL_FN(CudaMemory) {
   return guarded(env, "cudaMemory", [&] {
     auto a = args_of(env, info, 1, "cudaMemory");
     if (!torch::cuda::is_available()) throw JsError("CUDA is not available");
 #if BYOL_CUDA
-    auto idx = static_cast<c10::DeviceIndex>(to_int64(env, a[0], "device"));
+    auto idx = cuda_index(env, a[0]);
     auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(idx);
     int64_t vals[4] = {stats.allocated_bytes[0].current, stats.allocated_bytes[0].peak,
                        stats.reserved_bytes[0].current, stats.reserved_bytes[0].peak};
     napi_value arr;
-    napi_create_array_with_length(env, 4, &arr);
-    for (uint32_t i = 0; i < 4; ++i) napi_set_element(env, arr, i, from_int64(env, vals[i]));
+    NAPI_CHECK(napi_create_array_with_length(env, 4, &arr));
+    for (uint32_t i = 0; i < 4; ++i) NAPI_CHECK(napi_set_element(env, arr, i, from_int64(env, vals[i])));
     return arr;
 #else
     throw JsError("this build of the addon has no CUDA memory statistics (libtorch without CUDA)");
@@ -66,7 +76,8 @@ BYOL_FN(CudaResetPeak) {
   return guarded(env, "cudaResetPeak", [&] {
     auto a = args_of(env, info, 1, "cudaResetPeak");
 #if BYOL_CUDA
-    c10::cuda::CUDACachingAllocator::resetPeakStats(static_cast<c10::DeviceIndex>(to_int64(env, a[0], "device")));
+    if (!torch::cuda::is_available()) throw JsError("CUDA is not available");
+    c10::cuda::CUDACachingAllocator::resetPeakStats(cuda_index(env, a[0]));
     return undefined(env);
 #else
     throw JsError("this build of the addon has no CUDA memory statistics (libtorch without CUDA)");
@@ -107,18 +118,6 @@ BYOL_FN(RngState) {
   });
 }
 
-BYOL_FN(SetRngState) {
-  return guarded(env, "setRngState", [&] {
-    auto a = args_of(env, info, 2, "setRngState");
-    at::Generator gen = default_generator(env, a[0]);
-    const at::Tensor& state = to_tensor(env, a[1], "state");
-    if (state.scalar_type() != at::kByte || state.device().type() != at::kCPU) throw JsError("RNG state must be a CPU uint8 tensor");
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    gen.set_state(state);
-    return undefined(env);
-  });
-}
-
 BYOL_FN(SetNumThreads) {
   return guarded(env, "setNumThreads", [&] {
     auto a = args_of(env, info, 1, "setNumThreads");
@@ -140,8 +139,15 @@ BYOL_FN(SetAutocast) {
     std::string dev = to_string(env, a[0], "deviceType");
     c10::DeviceType type = dev == "cuda" ? c10::DeviceType::CUDA : c10::DeviceType::CPU;
     if (dev != "cuda" && dev != "cpu") throw JsError("autocast device must be cpu or cuda, got " + dev);
+    // Only the reduced-precision types autocast knows; any other code would be cast to an arbitrary
+    // ScalarType unchecked.
+    int64_t code = to_int64(env, a[2], "dtype");
+    auto dtype = static_cast<at::ScalarType>(code);
+    if (code < 0 || (dtype != at::kBFloat16 && dtype != at::kHalf)) {
+      throw JsError("autocast dtype must be bfloat16 or float16 (dtype code " + std::to_string(code) + ")");
+    }
     bool prev = autocast_enabled(type);
-    set_autocast(type, to_bool(env, a[1], "enabled"), static_cast<at::ScalarType>(to_int64(env, a[2], "dtype")));
+    set_autocast(type, to_bool(env, a[1], "enabled"), dtype);
     return from_bool(env, prev);
   });
 }
@@ -153,7 +159,7 @@ void init_device(napi_env env, napi_value exports) {
                    {{"version", Version}, {"cudaAvailable", CudaAvailable}, {"cudaDeviceCount", CudaDeviceCount},
                     {"cudaSynchronize", CudaSynchronize}, {"cudaMemory", CudaMemory}, {"cudaResetPeak", CudaResetPeak},
                     {"cudaEmptyCache", CudaEmptyCache}, {"manualSeed", ManualSeed}, {"rngState", RngState},
-                    {"setRngState", SetRngState}, {"setNumThreads", SetNumThreads}, {"getNumThreads", GetNumThreads},
+                    {"setNumThreads", SetNumThreads}, {"getNumThreads", GetNumThreads},
                     {"setAutocast", SetAutocast}});
 }
 
