@@ -55,6 +55,8 @@ export interface TrainConfig {
   channelsLast: boolean;
   knn: { everyEpochs: number; k: number; temperature: number; monitorTrain: number; monitorTest: number };
   linearEval: { epochs: number; maxTrain: number | null };
+  /** A folder of class subfolders without a test split: the fraction of each class held out for evaluation. */
+  evalHoldout: number;
   onlineProbe: { enabled: boolean; lr: number };
   checkpointEverySteps: number;
   logEverySteps: number;
@@ -102,6 +104,7 @@ const BASE: TrainConfig = {
   channelsLast: true,
   knn: { everyEpochs: 1, k: 200, temperature: 0.1, monitorTrain: 10000, monitorTest: 2000 },
   linearEval: { epochs: 30, maxTrain: null },
+  evalHoldout: 0.2,
   onlineProbe: { enabled: true, lr: 0.01 },
   checkpointEverySteps: 200,
   logEverySteps: 10,
@@ -236,6 +239,7 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   check(c.knn.temperature > 0, `knn.temperature must be positive, got ${c.knn.temperature}`);
   check(int(c.linearEval.epochs) && c.linearEval.epochs >= 1, `linearEval.epochs must be a positive integer, got ${c.linearEval.epochs}`);
   check(c.linearEval.maxTrain === null || (int(c.linearEval.maxTrain) && c.linearEval.maxTrain > 0), `linearEval.maxTrain must be a positive integer or null`);
+  check(c.evalHoldout > 0 && c.evalHoldout < 1, `evalHoldout must be in (0, 1), got ${c.evalHoldout}`);
   check(int(c.checkpointEverySteps) && c.checkpointEverySteps >= 1, `checkpointEverySteps must be a positive integer, got ${c.checkpointEverySteps}`);
   check(int(c.logEverySteps) && c.logEverySteps >= 1, `logEverySteps must be a positive integer, got ${c.logEverySteps}`);
   check(int(c.nproc) && c.nproc >= 1 && c.nproc <= 64, `nproc must be an integer in [1, 64], got ${c.nproc}`);

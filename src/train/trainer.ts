@@ -9,11 +9,11 @@ import { OnlineProbe } from "../eval/online-probe.js";
 import { extractFeatures } from "../eval/features.js";
 import { knnTop1 } from "../eval/knn.js";
 import type { BYOL } from "../byol/learner.js";
-import type { ResNet } from "../nn/resnet.js";
+import type { Encoder } from "../byol/learner.js";
 import type { Optimizer } from "../optim/index.js";
 import { UserError } from "../util/errors.js";
 import { effectivePrecision, type TrainConfig } from "./config.js";
-import { makeAugmenters, makeLearner, makeOptimizer, peakLr } from "./build.js";
+import { makeAugmenters, makeLearner, makeOptimizer, peakLr, type EncoderFactory } from "./build.js";
 import { addPrefix, assertCompatible, checkpointPath, loadCheckpoint, saveCheckpoint, withPrefix } from "./checkpoint.js";
 import { MetricsLog, type MetricRow } from "./metrics.js";
 import { makeProgress } from "./progress.js";
@@ -39,6 +39,8 @@ export interface TrainOptions {
   stopAfterStep?: number;
   quiet?: boolean;
   dp?: DataParallel | null;
+  /** Builds the encoder instead of the configured ResNet (see makeLearner). */
+  makeEncoder?: EncoderFactory;
 }
 
 export interface TrainResult {
@@ -73,14 +75,14 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
   mkdirSync(join(opts.runDir, "checkpoints"), { recursive: true });
 
   T.manualSeed(cfg.seed);
-  const learner = makeLearner(cfg, channels);
+  const learner = makeLearner(cfg, channels, opts.makeEncoder);
   // Cross-replica BatchNorm: statistics over the global batch, as the paper's large-batch runs.
   if (cfg.syncBatchNorm && dp?.syncBatchNorm) dp.syncBatchNorm(learner);
   const optimizer = makeOptimizer(cfg, learner);
   const augs = makeAugmenters(cfg, channels, data.mean, data.std);
   const numClasses = set.classes?.length ?? 0;
   const probe = cfg.onlineProbe.enabled && set.labels && numClasses > 1
-    ? new OnlineProbe((learner.online.encoder as ResNet).outDim, numClasses, { lr: cfg.onlineProbe.lr, weightDecay: 0, device: cfg.device })
+    ? new OnlineProbe((learner.online.encoder as Encoder).outDim, numClasses, { lr: cfg.onlineProbe.lr, weightDecay: 0, device: cfg.device })
     : null;
 
   // Every rank must start from the same weights: rank 0's.
