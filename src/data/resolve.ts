@@ -23,6 +23,7 @@ export type DatasetSpec =
   | { kind: "fashion-mnist"; dir: string | null }
   | { kind: "mnist" | "cifar10" | "stl10" | "folder"; dir: string };
 
+/** Options of resolveDataset. */
 export interface ResolveOptions {
   /** Directory for `fashion-mnist` (overrides /usr/share/datasets/fashion-mnist). */
   dataDir?: string;
@@ -78,6 +79,7 @@ export const STATS_SEED = 0;
 /** Cap on each evaluation set of a streamed folder: 512 MiB of pixels, 19,418 RGB images at 96x96. */
 export const STREAMED_EVAL_BYTES = 2 ** 29;
 
+/** A dataset opened by name: pretraining data, evaluation splits and normalisation statistics. */
 export interface ResolvedDataset {
   /** The spec as given, e.g. "cifar10:/data/cifar". */
   name: string;

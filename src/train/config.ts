@@ -3,8 +3,10 @@
 import { UserError } from "../util/errors.js";
 import { cpuHasNativeBf16 } from "../torch/index.js";
 
+/** cpu (a laptop in 10 minutes), gpu (one GPU, the paper's heads) or smoke (seconds, for tests). */
 export type PresetName = "cpu" | "gpu" | "smoke";
 
+/** Every knob of a training run (config.json holds it in full). */
 export interface TrainConfig {
   preset: PresetName;
   dataset: string;
@@ -154,6 +156,7 @@ function merge<T>(base: T, over: unknown, path = ""): T {
   return out as T;
 }
 
+/** A fresh copy of a preset's full configuration: cpu, gpu or smoke. */
 export function presetConfig(name: string): TrainConfig {
   if (!(name in PRESETS)) throw new UserError(`unknown preset "${name}" (expected cpu, gpu or smoke)`);
   return structuredClone(merge(BASE, PRESETS[name as PresetName]));
@@ -195,13 +198,13 @@ function check(ok: boolean, msg: string): void {
 
 const int = (v: unknown) => typeof v === "number" && Number.isInteger(v);
 
-/** Validates every field; the first problem is reported as one line. */
 /** The precision a run trains in: "auto" becomes bf16 on a GPU or a CPU with native bf16, else fp32. */
 export function effectivePrecision(c: Pick<TrainConfig, "precision" | "device">): "fp32" | "bf16" {
   if (c.precision !== "auto") return c.precision;
   return c.device.startsWith("cuda") || cpuHasNativeBf16() ? "bf16" : "fp32";
 }
 
+/** Validates every field; the first problem is reported as one line (a UserError). */
 export function validateConfig(c: TrainConfig): TrainConfig {
   check(["cpu", "gpu", "smoke"].includes(c.preset), `preset must be cpu, gpu or smoke, got "${c.preset}"`);
   check(typeof c.dataset === "string" && c.dataset.length > 0, "dataset must be a non-empty name");

@@ -7,6 +7,7 @@ import type { Module } from "../nn/module.js";
 import { RESNETS, type ResNet } from "../nn/resnet.js";
 import type { TrainConfig } from "./config.js";
 
+/** The trained encoder's file name in a run folder. */
 export const ENCODER_FILE = "encoder.safetensors";
 const META_KEY = "byol-ts-encoder";
 

@@ -32,6 +32,7 @@ export interface DataParallel {
   syncBatchNorm?(learner: BYOL): void;
 }
 
+/** Where and how the training loop runs. */
 export interface TrainOptions {
   runDir: string;
   resume: boolean;
@@ -43,6 +44,7 @@ export interface TrainOptions {
   makeEncoder?: EncoderFactory;
 }
 
+/** The learner after the training loop, and where it stopped. */
 export interface TrainResult {
   learner: BYOL;
   step: number;
@@ -61,6 +63,7 @@ function monitorSets(data: ResolvedDataset, cfg: TrainConfig): { bank: ImageSet;
   return { bank: sampleSubset(data.trainLabeled, cfg.knn.monitorTrain, cfg.seed), query: sampleSubset(data.test, cfg.knn.monitorTest, cfg.seed) };
 }
 
+/** The BYOL training loop on an opened dataset: writes metrics.jsonl and checkpoints, resumes, stops cleanly on Ctrl-C or a non-finite state. */
 export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: TrainOptions): Promise<TrainResult> {
   const rank0 = isRank0(opts);
   const bf16 = effectivePrecision(cfg) === "bf16";
