@@ -5,8 +5,9 @@ import { parse } from "./args.js";
 
 export const EVAL_HELP = `byol eval RUN_DIR [--device DEV] [--threads N]
   Re-evaluates a run: kNN and linear top-1 of its encoder against a random-init encoder and raw
-  pixels on the test split (a labelled folder without one: its held-out part); rewrites RUN_DIR/eval.json and RUN_DIR/report.html. Uses
-  RUN_DIR/encoder.safetensors, or the online encoder of the last checkpoint if training did not finish.`;
+  pixels on the test split (for a labelled folder without one, its held-out part); rewrites
+  RUN_DIR/eval.json and RUN_DIR/report.html. Uses RUN_DIR/encoder.safetensors, or the online
+  encoder of the last checkpoint if training did not finish.`;
 
 export async function evalCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, { device: { type: "string" }, threads: { type: "string" }, help: { type: "boolean" }, quiet: { type: "boolean" } }, "eval");

@@ -14,6 +14,9 @@ export const TRAIN_HELP = `byol train [options]
   --out DIR             run folder (default runs/<date-time>)
   --preset NAME         cpu (default) | gpu | smoke
   --dataset NAME        fashion-mnist (default) | mnist:DIR | cifar10:DIR | stl10:DIR | folder:DIR
+                        folder:DIR: train/ and test/ (or val/) subfolders are the splits; class
+                        subfolders alone: evalHoldout (default 0.2) of each class is held out for
+                        evaluation; a flat folder: pretraining only, no evaluation
   --data-dir DIR        where fashion-mnist's IDX files are (default /usr/share/datasets/fashion-mnist)
   --limit N             use at most N pretraining images
   --device DEV          cpu | cuda | cuda:N
