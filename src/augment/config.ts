@@ -4,6 +4,7 @@ import { UserError } from "../util/errors.js";
 
 export type CropInterpolation = "bilinear" | "bicubic";
 
+/** The augmentation pipeline of one view (BYOL's T or T′): crop, flip, colour jitter, grayscale, blur, solarize, normalisation. */
 export interface ViewConfig {
   /** Side of the square output image in pixels. */
   outputSize: number;

@@ -67,7 +67,9 @@ export function grayscale28Presets(size = 28, mean: number[] = FASHION_MNIST_MEA
   return [base(0.5, 0.0), base(0.1, 0.2)];
 }
 
+/** Names of the view-pair presets: "byol" (the paper's, ImageNet-sized), "cifar" (32 px), "gray28" (28 px grey, Fashion-MNIST). */
 export type PresetName = "byol" | "cifar" | "gray28";
+/** Every view-pair preset name. */
 export const PRESET_NAMES: readonly PresetName[] = ["byol", "cifar", "gray28"];
 
 /** The pair called `name`; size, mean and std default to the preset's own. */

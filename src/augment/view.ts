@@ -9,6 +9,7 @@ import { gaussianBlur } from "./blur.js";
 import { HUE, activeSteps, colorJitter, sampleJitter } from "./jitter.js";
 import { coin, uniform } from "./random.js";
 
+/** One view's augmentation pipeline applied to a whole batch on its device, every image with its own random draws. */
 export class ViewAugmenter {
   readonly cfg: ViewConfig;
   readonly channels: number;

@@ -16,8 +16,10 @@ import { UserError } from "../util/errors.js";
 import * as F from "../optim/foreach.js";
 import { byolLoss } from "./loss.js";
 
+/** What BYOL trains: any Module mapping images [N, C, H, W] to representations [N, outDim]. */
 export type Encoder = Module & { outDim: number };
 
+/** How to build a BYOL learner around an encoder. */
 export interface BYOLOptions {
   /** The online encoder; any module mapping images to [N, outDim]. */
   encoder: Encoder;
@@ -36,6 +38,7 @@ export interface BYOLOptions {
   targetInit?: "independent" | "copy";
 }
 
+/** The result of one BYOL forward pass on a pair of views. */
 export interface ForwardLossResult {
   /** Scalar loss mean(ℓ(p₁, z′₂) + ℓ(p₂, z′₁)), attached to the online network's graph. */
   loss: T.Tensor;
@@ -55,6 +58,7 @@ export interface TargetNetwork {
 
 const PREFIXES = ["online.encoder.", "online.projector.", "predictor.", "target.encoder.", "target.projector."] as const;
 
+/** The BYOL learner: online network (encoder, projector, predictor), EMA target network (encoder, projector), the symmetric loss and the target update. */
 export class BYOL {
   readonly online: OnlineNetwork;
   readonly predictor: Sequential;

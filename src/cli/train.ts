@@ -1,15 +1,10 @@
 // `byol train`: resolve the configuration, pretrain, then evaluate and write the run folder.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import * as T from "../torch/index.js";
-import { resolveDataset, type ResolvedDataset } from "../data/index.js";
 import { UserError } from "../util/errors.js";
-import { applyOverrides, CPU_PRESET_FLOAT32_EPOCHS, effectivePrecision, presetConfig, setField, validateConfig, type TrainConfig } from "../train/config.js";
-import { applyThreads, datasetOptions } from "../train/build.js";
-import { train, writeConfig, type DataParallel } from "../train/trainer.js";
-import { evaluateRun } from "../train/evaluate-run.js";
-import { ENCODER_FILE, saveEncoder } from "../train/export.js";
-import type { ResNet } from "../nn/resnet.js";
+import { applyOverrides, presetConfig, setField, type TrainConfig } from "../train/config.js";
+import type { DataParallel } from "../train/trainer.js";
+import { defaultRunDir, finishConfig, trainRun } from "../train/run.js";
 import { intFlag, numFlag, parse } from "./args.js";
 import { joinFromEnv } from "../train/dist-context.js";
 import { isRankProcess, launchLocal } from "../train/launcher.js";
@@ -19,6 +14,9 @@ export const TRAIN_HELP = `byol train [options]
   --out DIR             run folder (default runs/<date-time>)
   --preset NAME         cpu (default) | gpu | smoke
   --dataset NAME        fashion-mnist (default) | mnist:DIR | cifar10:DIR | stl10:DIR | folder:DIR
+                        folder:DIR: train/ and test/ (or val/) subfolders are the splits; class
+                        subfolders alone: evalHoldout (default 0.2) of each class is held out for
+                        evaluation; a flat folder: pretraining only, no evaluation
   --data-dir DIR        where fashion-mnist's IDX files are (default /usr/share/datasets/fashion-mnist)
   --limit N             use at most N pretraining images
   --device DEV          cpu | cuda | cuda:N
@@ -40,12 +38,6 @@ const OPTIONS = {
   nproc: { type: "string" }, "sync-bn": { type: "boolean" }, "on-bad-image": { type: "string" },
   "no-eval": { type: "boolean" }, quiet: { type: "boolean" }, "stop-after": { type: "string" }, help: { type: "boolean" },
 } as const;
-
-function defaultRunDir(): string {
-  const d = new Date();
-  const p = (n: number) => String(n).padStart(2, "0");
-  return join("runs", `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}_${p(d.getHours())}-${p(d.getMinutes())}-${p(d.getSeconds())}`);
-}
 
 function readJson(path: string, what: string): unknown {
   if (!existsSync(path)) throw new UserError(`${what} ${path} does not exist`);
@@ -91,16 +83,8 @@ export function resolveTrainConfig(values: Record<string, any>): TrainConfig {
     setField(cfg, kv.slice(0, eq), kv.slice(eq + 1));
   }
   epochsChosen ||= (values.set ?? []).some((kv: string) => kv.startsWith("epochs="));
-  validateConfig(cfg);
-  // config.json records what the run actually does, not "auto".
-  const auto = cfg.precision === "auto";
-  cfg.precision = effectivePrecision(cfg);
-  // The cpu preset's 8 epochs fit its 10-minute budget only at bf16 speed; in float32 it trains half as many.
-  if (cfg.preset === "cpu" && auto && cfg.precision === "fp32" && !epochsChosen) {
-    cfg.epochs = CPU_PRESET_FLOAT32_EPOCHS;
-    cfg.optimizer.warmupEpochs = Math.min(cfg.optimizer.warmupEpochs, cfg.epochs);
-  }
-  return cfg;
+  // config.json records what the run actually does, not "auto" (see finishConfig).
+  return finishConfig(cfg, epochsChosen);
 }
 
 export interface TrainCommandHooks {
@@ -129,58 +113,20 @@ export async function trainCommand(argv: string[], hooks: TrainCommandHooks = {}
     cfg.nproc = rank.ctx.worldSize;
   }
   const dp = hooks.dp ?? rank?.dp ?? null;
-  const rank0 = !dp || dp.rank === 0;
-  const log = (s: string) => rank0 && !values.quiet && process.stderr.write(s + "\n");
-  if (cfg.device !== "cpu") T.resolveDevice(cfg.device);
-  const threads = await applyThreads(cfg);
-  // Only rank 0 evaluates: other ranks of a streamed folder need no evaluation sets.
-  const data = await resolveDataset(cfg.dataset, { ...datasetOptions(cfg), evalSets: rank0 });
-  try {
-    return await trainOn(data, { cfg, runDir, values, dp, rank, threads, log });
-  } finally {
-    await data.train.close();
-  }
-}
-
-// Training, export and evaluation once the dataset is open.
-async function trainOn(data: ResolvedDataset, o: {
-  cfg: TrainConfig; runDir: string; values: Record<string, any>; dp: DataParallel | null; rank: ReturnType<typeof joinFromEnv>; threads: number;
-  log: (s: string) => void;
-}): Promise<number> {
-  const { cfg, runDir, values, dp, rank, threads, log } = o;
-  const rank0 = !dp || dp.rank === 0;
-  // Printed once the inputs are known to be good, so that a bad input is reported in one line.
-  log(`byol-ts: libtorch ${T.torchVersion()}, device ${cfg.device}, ${threads} thread(s), preset ${cfg.preset}, run folder ${runDir}`);
-  log(`dataset ${data.name}: ${data.train.n} pretraining images ${data.train.channels}x${data.train.height}x${data.train.width}` +
-    (data.train.set ? "" : " (streamed from disk)") + (data.test ? `, ${data.test.n} test images` : ""));
-  for (const note of data.notes) log(note);
-  if (rank0) writeConfig(runDir, cfg);
   const stopAfter = intFlag(values["stop-after"], "stop-after", 1);
-  const result = await train(cfg, data, { runDir, resume: Boolean(values.resume), stopAfterStep: stopAfter, quiet: values.quiet, dp });
-  if (rank) {
-    // Every rank has finished its last step; rank 0 alone evaluates and writes the rest.
-    rank.pg.barrier();
-    rank.pg.destroy();
-  }
+  const result = await trainRun(cfg, {
+    runDir, resume: Boolean(values.resume), evaluate: !values["no-eval"], quiet: values.quiet, stopAfterStep: stopAfter, dp,
+    // Every rank has finished its last step; rank 0 alone exports and evaluates.
+    afterTraining: rank ? () => {
+      rank.pg.barrier();
+      rank.pg.destroy();
+    } : undefined,
+  });
   if (result.interrupted) {
-    log(`stopped at step ${result.step}; the checkpoint is saved. Continue with: byol train --resume ${runDir}`);
+    if (!dp || dp.rank === 0) {
+      if (!values.quiet) process.stderr.write(`stopped at step ${result.step}; the checkpoint is saved. Continue with: byol train --resume ${runDir}\n`);
+    }
     return stopAfter !== undefined ? 0 : 130;
   }
-  if (!rank0) return 0;
-  const encoder = result.learner.online.encoder as ResNet;
-  saveEncoder(join(runDir, ENCODER_FILE), encoder, {
-    encoder: cfg.encoder, channels: data.train.channels, height: data.train.height, width: data.train.width,
-    mean: data.mean, std: data.std, dataset: data.name,
-  });
-  log(`trained ${result.step} steps in ${result.wallS.toFixed(0)} s; wrote ${join(runDir, ENCODER_FILE)}`);
-  if (values["no-eval"] || !data.test?.labels) {
-    if (!data.test?.labels) log("no labeled test split: skipping evaluation");
-    return 0;
-  }
-  const ev = await evaluateRun({ runDir, cfg, data, encoder, trainS: result.wallS, log });
-  const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
-  log(`kNN top-1: BYOL ${pct(ev.knn_top1)} | random init ${pct(ev.baselines.random_init.knn_top1)}`);
-  log(`linear top-1: BYOL ${pct(ev.linear_top1)} | random init ${pct(ev.baselines.random_init.linear_top1)} | raw pixels ${pct(ev.baselines.raw_pixels.linear_top1)}`);
-  log(`report: ${join(runDir, "report.html")}`);
   return 0;
 }

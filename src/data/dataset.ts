@@ -2,6 +2,7 @@
 // evaluation) takes. Plain bytes rather than tensors: src/data must not depend on the tensor engine,
 // and uint8 NCHW is 4x smaller than float32 and converts on the device in one op.
 
+/** Images held in memory as uint8 NCHW bytes, with optional labels, class names and ids. */
 export interface ImageSet {
   /** n images, NCHW, row-major, uint8: image i is bytes [i*C*H*W, (i+1)*C*H*W). */
   images: Uint8Array;

@@ -42,6 +42,7 @@ interface Decoded {
   data: Uint8Array;
 }
 
+/** An image folder as training data: batches of any index lists, decoded by worker threads a bounded number of batches ahead. */
 export class FolderReader implements TrainingData {
   readonly n: number;
   readonly channels: number;

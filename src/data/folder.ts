@@ -12,6 +12,7 @@ import type { DecodeSize } from "./image-decode.js";
 
 export const IMAGE_EXTENSIONS = [".jpg", ".jpeg", ".png", ".webp"];
 
+/** The images of a folder, sorted, with their classes when the folder has class subfolders. */
 export interface FolderListing {
   root: string;
   /** Image paths relative to root, "/"-separated, sorted (by class, then path). */
@@ -22,6 +23,7 @@ export interface FolderListing {
   classes: string[] | null;
 }
 
+/** How a folder's images are decoded and handed out. */
 export interface FolderOptions {
   /** Output size: a number for square images, or height and width. See image-decode.ts for the resize policy. */
   size: number | { height: number; width: number };

@@ -8,6 +8,7 @@ export * from "./folder.js";
 export * from "./loader.js";
 export * from "./npy.js";
 export * from "./training-data.js";
+export { stratifiedHoldout, DEFAULT_HOLDOUT, type HoldoutSplit } from "./holdout.js";
 export { FolderReader, type FolderReaderOptions, type FolderReaderStats } from "./folder-reader.js";
 export { DecodePool, defaultWorkerCount } from "./decode-pool.js";
 export { decodeImageFile, type DecodeSize } from "./image-decode.js";

@@ -7,10 +7,11 @@
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { UserError } from "../util/errors.js";
-import { channelStats, concatSets, head, type ImageSet } from "./dataset.js";
+import { channelStats, concatSets, head, subset, type ImageSet } from "./dataset.js";
 import { loadCifar10 } from "./cifar.js";
 import { listFolder, loadFolder, type FolderListing } from "./folder.js";
 import { FolderReader, type FolderReaderOptions } from "./folder-reader.js";
+import { DEFAULT_HOLDOUT, stratifiedHoldout } from "./holdout.js";
 import { FASHION_MNIST_DIR, loadFashionMnist, loadMnist } from "./idx.js";
 import { sampleIndices, sampleSubset } from "./loader.js";
 import { loadStl10, stl10HasSplit } from "./stl10.js";
@@ -22,6 +23,7 @@ export type DatasetSpec =
   | { kind: "fashion-mnist"; dir: string | null }
   | { kind: "mnist" | "cifar10" | "stl10" | "folder"; dir: string };
 
+/** Options of resolveDataset. */
 export interface ResolveOptions {
   /** Directory for `fashion-mnist` (overrides /usr/share/datasets/fashion-mnist). */
   dataDir?: string;
@@ -55,6 +57,12 @@ export interface ResolveOptions {
    * process that only trains, such as a data-parallel rank other than 0. Default true.
    */
   evalSets?: boolean;
+  /**
+   * A folder of class subfolders without `train/` and `test/` (or `val/`) subfolders: the fraction
+   * of each class held out as the test split (default 0.2; see holdout.ts). The held-out images
+   * are still pretraining images (pretraining uses no labels); only the probes never train on them.
+   */
+  evalHoldout?: number;
 }
 
 /**
@@ -71,6 +79,7 @@ export const STATS_SEED = 0;
 /** Cap on each evaluation set of a streamed folder: 512 MiB of pixels, 19,418 RGB images at 96x96. */
 export const STREAMED_EVAL_BYTES = 2 ** 29;
 
+/** A dataset opened by name: pretraining data, evaluation splits and normalisation statistics. */
 export interface ResolvedDataset {
   /** The spec as given, e.g. "cifar10:/data/cifar". */
   name: string;
@@ -91,6 +100,14 @@ export interface ResolvedDataset {
   std: number[];
   /** Lines worth telling the user, e.g. that evaluation uses a sample of a split. */
   notes: string[];
+  /**
+   * Where the test split comes from, for eval.json's `test_split` and the report: a folder's
+   * `test/` subfolder, or the held-out part of a labelled folder. Absent for datasets with a
+   * published test split.
+   */
+  testSplit?: string;
+  /** Why there is nothing to evaluate on (an unlabelled folder), when that is so. */
+  noLabels?: string;
 }
 
 /** Parses a dataset name; unknown names are a UserError listing the valid forms. */
@@ -143,7 +160,8 @@ function load(spec: DatasetSpec, opts: ResolveOptions): { train: ImageSet; train
 
 /**
  * A folder with `train/` and `test/` (or `val/`) subfolders is a split dataset; any other folder
- * is all training data with no test split.
+ * is all training data with no test split of its own (resolveDataset holds out part of a labelled
+ * one for evaluation).
  */
 export function folderSplits(dir: string): { train: string; test: string | null } {
   const testDir = ["test", "val"].map((d) => join(dir, d)).find(isDir);
@@ -152,7 +170,12 @@ export function folderSplits(dir: string): { train: string; test: string | null 
 }
 
 /**
- * A folder dataset. Either way, the mean and std come from STATS_SAMPLE of its training images (a
+ * A folder dataset, in one of three forms:
+ * - `train/` and `test/` (or `val/`) subfolders: pretraining on train, evaluation train vs test;
+ * - class subfolders only: pretraining on every image; for evaluation, a class-stratified
+ *   `evalHoldout` fraction (seeded by `seed`) is the test split and the rest the probes' train split;
+ * - a flat folder: pretraining only, `noLabels` says why there is no evaluation.
+ * Either way, the mean and std come from STATS_SAMPLE of its training images (a
  * fixed sample, seed STATS_SEED, the same for every run on the folder; all of them when there are
  * fewer): a streamed folder cannot afford a pass over every image, and one rule for both keeps
  * training the same whichever way the folder is read. In memory: the whole train and test splits,
@@ -182,36 +205,67 @@ async function resolveFolder(name: string, dir: string, opts: ResolveOptions): P
   if (listing.classes && testListing?.classes && listing.classes.join("\n") !== testListing.classes.join("\n")) {
     throw new UserError(`${dirs.test}: class subfolders differ from ${dirs.train} (${testListing.classes.join(", ")} vs ${listing.classes.join(", ")})`);
   }
+  const seed = opts.seed ?? 0;
+  const holdout = !dirs.test && listing.classes ? (opts.evalHoldout ?? DEFAULT_HOLDOUT) : null;
+  if (holdout !== null && !(holdout > 0 && holdout < 1)) throw new UserError(`evalHoldout must be in (0, 1), got ${holdout}`);
+  const split = { notes: [] as string[], ...describeSplits(dir, dirs, listing, holdout, seed) };
   const imageBytes = channels * size * size;
   const mode = opts.streaming ?? "auto";
   const stream = mode === "always" || (mode === "auto" && listing.files.length * imageBytes > STREAM_ABOVE_BYTES);
   if (!stream) {
     const train = await loadFolder(dirs.train, { ...folderOpts, limit: opts.limit });
-    const test = dirs.test ? await loadFolder(dirs.test, folderOpts) : null;
+    let trainLabeled: ImageSet | null = train.labels ? train : null;
+    let test = dirs.test ? await loadFolder(dirs.test, folderOpts) : null;
+    if (holdout !== null) {
+      // Split the decoded set (not the listing): with onBadImage "skip" it may lack some files.
+      const parts = stratifiedHoldout(train.labels!, holdout, seed);
+      trainLabeled = subset(train, parts.train);
+      test = parts.test.length > 0 ? subset(train, parts.test) : null;
+    }
     // The streamed path's statistics sample, so that whether a folder streams changes nothing in training.
     const { mean, std } = channelStats(sampleSubset(train, STATS_SAMPLE, STATS_SEED));
-    return { name, train: inMemoryData(train), trainLabeled: train.labels ? train : null, test, mean, std, notes: [] };
+    return { name, train: inMemoryData(train), trainLabeled, test, mean, std, ...split };
   }
 
   const reader = new FolderReader(listing, folderOpts);
   try {
-    const seed = opts.seed ?? 0;
     const cap = Math.max(1, Math.floor((opts.evalBytes ?? STREAMED_EVAL_BYTES) / imageBytes));
-    const notes: string[] = [];
+    const notes = split.notes;
     const { mean, std } = channelStats(await reader.take(sampleIndices(reader.n, STATS_SAMPLE, STATS_SEED, true)));
     const evalSets = opts.evalSets ?? true;
+    // The labelled images the probes may train on: all of them, or those not held out.
+    const parts = holdout !== null ? stratifiedHoldout(reader.labels!, holdout, seed) : null;
+    const pool = parts ? parts.train : null;
+    const poolSize = pool ? pool.length : reader.n;
     let trainLabeled: ImageSet | null = null;
     if (reader.labels && evalSets) {
       const count = Math.min(cap, opts.evalTrainLimit ?? cap);
-      trainLabeled = await reader.take(sampleIndices(reader.n, count, seed, true));
-      if (count < reader.n) notes.push(`evaluation uses a fixed sample of ${trainLabeled.n} of the ${reader.n} labeled training images`);
+      const pick = sampleIndices(poolSize, count, seed, true);
+      trainLabeled = await reader.take(pool ? pick.map((j) => pool[j]) : pick);
+      if (count < poolSize) notes.push(`evaluation uses a fixed sample of ${trainLabeled.n} of the ${poolSize} labeled training images`);
     }
-    const test = testListing && evalSets ? await decodeSample(testListing, cap, seed, folderOpts, notes) : null;
-    return { name, train: reader, trainLabeled, test, mean, std, notes };
+    let test: ImageSet | null = null;
+    if (evalSets && testListing) test = await decodeSample(testListing, cap, seed, folderOpts, notes);
+    if (evalSets && parts && parts.test.length > 0) {
+      const pick = sampleIndices(parts.test.length, cap, seed, true);
+      test = await reader.take(pick.map((j) => parts.test[j]));
+      if (pick.length < parts.test.length) notes.push(`evaluation uses a fixed sample of ${test.n} of the ${parts.test.length} held-out images`);
+    }
+    return { name, train: reader, trainLabeled, test, mean, std, ...split, notes };
   } catch (e) {
     await reader.close();
     throw e;
   }
+}
+
+// What a folder's evaluation will be scored on, in words (eval.json's test_split), or why it has none.
+function describeSplits(dir: string, dirs: { train: string; test: string | null }, listing: FolderListing, holdout: number | null, seed: number): { testSplit?: string; noLabels?: string } {
+  if (!listing.classes) {
+    return { noLabels: `${dirs.train} has no class subfolders (a flat folder of unlabelled images), so there are no labels to measure accuracy against` };
+  }
+  if (dirs.test) return { testSplit: `${dirs.test} (the folder's own test split)` };
+  const pct = Math.round(holdout! * 1000) / 10;
+  return { testSplit: `held-out ${pct}% of ${dir}, class-stratified, seed ${seed} (also seen unlabelled during pretraining)` };
 }
 
 // A split decoded whole, or a fixed sample of `count` of it when it has more.

@@ -6,6 +6,7 @@
 import { subset, type ImageSet } from "./dataset.js";
 import { sampleIndices, sampleSubset } from "./loader.js";
 
+/** The pretraining images as the training loop reads them: in memory or streamed from a folder. */
 export interface TrainingData {
   /** Number of images; indices run over 0..n-1 (for a folder, its sorted listing). */
   readonly n: number;

@@ -12,6 +12,7 @@ import { extractFeatures, rawPixelFeatures, type EmbedFn } from "./features.js";
 import { KNN_DEFAULTS, knnTop1 } from "./knn.js";
 import { linearProbe, type LinearProbeOptions } from "./linear.js";
 
+/** Inputs of evaluateRepresentations. */
 export interface EvaluateOptions {
   /** The trained encoder, in eval mode: normalised images [b, C, H, W] → y [b, d]. */
   embedTrained: EmbedFn;
@@ -45,6 +46,7 @@ export interface EncoderScores {
   linear_top1: number;
 }
 
+/** Scores of the trained encoder and both baselines on the test split, with counts and timings. */
 export interface EvaluationResult extends EncoderScores {
   baselines: {
     random_init: EncoderScores;
@@ -64,6 +66,7 @@ export interface EvaluationResult extends EncoderScores {
   timings: { features_s: number; knn_s: number; linear_s: number; baselines_s: number; total_s: number };
 }
 
+/** Scores a trained encoder (kNN and linear probe) against a random-init encoder and raw pixels, all on the same test split. */
 export function evaluateRepresentations(o: EvaluateOptions): EvaluationResult {
   const t0 = performance.now();
   const log = o.log ?? (() => {});

@@ -9,6 +9,7 @@ import { UserError } from "../util/errors.js";
 /** Maps a normalised float batch [b, C, H, W] (on the device) to its representation [b, d]. */
 export type EmbedFn = (x: T.Tensor) => T.Tensor;
 
+/** How images are fed to an encoder for feature extraction. */
 export interface FeatureOptions {
   /** Images per forward pass (default 256). */
   batchSize?: number;

@@ -8,6 +8,7 @@
 import * as T from "../torch/index.js";
 import { UserError } from "../util/errors.js";
 
+/** Settings of the weighted kNN classifier. */
 export interface KnnOptions {
   /** Neighbours per test row (default 200, as lightly); clamped to the number of training rows. */
   k?: number;

@@ -17,6 +17,7 @@ import { accuracy } from "./knn.js";
 import { warmupCosineLr } from "../optim/index.js";
 import { headOptimizer, HEAD_LR, type HeadOptimizerName } from "./head-optimizer.js";
 
+/** Settings of the linear probe (softmax regression on frozen features). */
 export interface LinearProbeOptions {
   /** Passes over the train split (default 30); raised on small sets until there are `minSteps` steps. */
   epochs?: number;
@@ -38,6 +39,7 @@ export interface LinearProbeOptions {
   numClasses?: number;
 }
 
+/** What the linear probe reports. */
 export interface LinearProbeResult {
   /** Test top-1 accuracy, a fraction in [0, 1]. */
   top1: number;

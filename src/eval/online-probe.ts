@@ -47,6 +47,7 @@ export interface OnlineProbeEpoch {
   count: number;
 }
 
+/** The online linear classifier trained during pretraining on the detached representation, to watch label accuracy as it forms. */
 export class OnlineProbe {
   readonly dim: number;
   readonly numClasses: number;

@@ -5,6 +5,7 @@ import { ReLU } from "./layers/activation.js";
 import { Linear } from "./layers/linear.js";
 import { Sequential } from "./layers/sequential.js";
 
+/** BYOL's projector and predictor: Linear(inDim, hiddenDim) → BatchNorm1d → ReLU → Linear(hiddenDim, outDim). */
 export function mlpHead(inDim: number, hiddenDim: number, outDim: number): Sequential {
   return new Sequential(new Linear(inDim, hiddenDim), new BatchNorm1d(hiddenDim), new ReLU(true), new Linear(hiddenDim, outDim));
 }

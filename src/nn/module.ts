@@ -8,6 +8,7 @@
 import * as T from "../torch/index.js";
 import { UserError } from "../util/errors.js";
 
+/** State-dict keys that were missing from, or unexpected by, the module. */
 export interface LoadResult {
   missing: string[];
   unexpected: string[];
@@ -25,6 +26,7 @@ function listNames(names: string[], max = 8): string {
   return names.length > max ? `${head} (+${names.length - max} more)` : head;
 }
 
+/** The base of every layer and network: named parameters, buffers and children, train/eval mode, state dicts with PyTorch's names, device moves, copies. */
 export abstract class Module {
   training = true;
   protected readonly _params = new Map<string, T.Tensor | null>();

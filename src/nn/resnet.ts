@@ -13,8 +13,10 @@ import { Identity, ReLU } from "./layers/activation.js";
 import { Sequential } from "./layers/sequential.js";
 import { Module } from "./module.js";
 
+/** "imagenet": 7x7 stride-2 conv and max-pool, as torchvision; "small": one 3x3 conv and no max-pool, for 28-32 px images. */
 export type Stem = "imagenet" | "small";
 
+/** Input channels, stem and width of a ResNet encoder. */
 export interface ResNetOptions {
   /** Input channels (3 for RGB, 1 for grayscale). Default 3. */
   inChannels?: number;
@@ -97,6 +99,7 @@ export class Bottleneck extends Module {
 
 type BlockClass = (typeof BasicBlock | typeof Bottleneck) & { expansion: number };
 
+/** A ResNet encoder with torchvision's structure and tensor names, without the classifier: forward returns pooled features [N, outDim]. */
 export class ResNet extends Module {
   /** Size of the representation y returned by forward. */
   readonly outDim: number;
@@ -183,17 +186,22 @@ export class ResNet extends Module {
   }
 }
 
+/** ResNet-18 (basic blocks 2, 2, 2, 2). */
 export function resnet18(opts: ResNetOptions = {}): ResNet {
   return new ResNet(BasicBlock, [2, 2, 2, 2], opts);
 }
 
+/** ResNet-34 (basic blocks 3, 4, 6, 3). */
 export function resnet34(opts: ResNetOptions = {}): ResNet {
   return new ResNet(BasicBlock, [3, 4, 6, 3], opts);
 }
 
+/** ResNet-50 (bottleneck blocks 3, 4, 6, 3). */
 export function resnet50(opts: ResNetOptions = {}): ResNet {
   return new ResNet(Bottleneck, [3, 4, 6, 3], opts);
 }
 
+/** The ResNet constructors by name. */
 export const RESNETS = { resnet18, resnet34, resnet50 } as const;
+/** resnet18, resnet34 or resnet50. */
 export type ResNetName = keyof typeof RESNETS;

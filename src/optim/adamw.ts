@@ -7,6 +7,7 @@ import { UserError } from "../util/errors.js";
 import * as F from "./foreach.js";
 import { GroupStep, Optimizer, ParamGroup } from "./optimizer.js";
 
+/** AdamW's hyperparameters (torch.optim.AdamW's defaults where omitted). */
 export interface AdamWOptions {
   lr?: number;
   betas?: [number, number];
@@ -15,6 +16,7 @@ export interface AdamWOptions {
   weightDecay?: number;
 }
 
+/** AdamW with decoupled weight decay, as torch.optim.AdamW. */
 export class AdamW extends Optimizer {
   readonly betas: [number, number];
   readonly eps: number;

@@ -4,6 +4,7 @@
 import type * as T from "../torch/index.js";
 import type { ParamGroup } from "./optimizer.js";
 
+/** Whether a parameter gets no weight decay and no LARS trust ratio: biases and every tensor of at most one dimension (BatchNorm). */
 export function isExcludedFromDecay(name: string, p: T.Tensor): boolean {
   return p.ndim <= 1 || name.endsWith(".bias") || name === "bias";
 }

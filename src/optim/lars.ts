@@ -11,6 +11,7 @@ import { UserError } from "../util/errors.js";
 import * as F from "./foreach.js";
 import { GroupStep, Optimizer, ParamGroup } from "./optimizer.js";
 
+/** LARS's hyperparameters: learning rate, momentum, weight decay, trust coefficient η. */
 export interface LARSOptions {
   lr: number;
   /** Default 0.9. */
@@ -21,6 +22,7 @@ export interface LARSOptions {
   eta?: number;
 }
 
+/** LARS in BYOL's order: weight decay, trust ratio η‖w‖/‖u‖, momentum, step. */
 export class LARS extends Optimizer {
   readonly momentum: number;
   readonly eta: number;

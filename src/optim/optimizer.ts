@@ -3,6 +3,7 @@
 import * as T from "../torch/index.js";
 import { UserError } from "../util/errors.js";
 
+/** Parameters that share a weight decay, trust-ratio switch and learning-rate multiplier. */
 export interface ParamGroup {
   params: T.Tensor[];
   /** Names for messages and bookkeeping (same order as params). */
@@ -52,6 +53,7 @@ function checkNumber(what: string, v: number, min = 0): void {
   if (typeof v !== "number" || !Number.isFinite(v) || v < min) throw new UserError(`${what} must be a finite number ≥ ${min}, got ${v}`);
 }
 
+/** The optimizer base: parameter groups and per-parameter state that checkpoints save and restore. */
 export abstract class Optimizer {
   readonly groups: ResolvedGroup[];
   /** Steps taken (saved in the state dict). */

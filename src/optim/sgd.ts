@@ -6,6 +6,7 @@ import { UserError } from "../util/errors.js";
 import * as F from "./foreach.js";
 import { GroupStep, Optimizer, ParamGroup } from "./optimizer.js";
 
+/** SGD's hyperparameters: learning rate, momentum, Nesterov, weight decay. */
 export interface SGDOptions {
   lr: number;
   momentum?: number;
@@ -13,6 +14,7 @@ export interface SGDOptions {
   weightDecay?: number;
 }
 
+/** SGD with momentum and coupled weight decay, as torch.optim.SGD without dampening. */
 export class SGD extends Optimizer {
   readonly momentum: number;
   readonly nesterov: boolean;

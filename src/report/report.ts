@@ -37,6 +37,8 @@ export interface EvalResult {
     random_init: { knn_top1: number; linear_top1: number };
     raw_pixels: { linear_top1: number };
   };
+  /** Where the test split comes from, when the dataset has no published one (e.g. a folder's held-out part). */
+  test_split?: string;
 }
 
 export interface EmbeddingMapInput {
@@ -284,7 +286,7 @@ function evalTable(ev: EvalResult | null): string {
     `<table class="acc"><thead><tr><th>Encoder</th><th class="num">kNN top-1</th><th class="num">Linear top-1</th></tr></thead><tbody>` +
     rows.map((r) => `<tr><td>${esc(r[0])}</td>${cell(r[1], bk)}${cell(r[2], bl)}</tr>`).join("") +
     `</tbody></table>` +
-    `<p class="cap">Test split of ${esc(ev.dataset ?? DASH)}; all three measured in the same run. Wall time ${esc(fmtDuration(ev.wall_s))}.</p>`
+    `<p class="cap">${ev.test_split ? `Test split: ${esc(ev.test_split)}` : `Test split of ${esc(ev.dataset ?? DASH)}`}; all three measured in the same run. Wall time ${esc(fmtDuration(ev.wall_s))}.</p>`
   );
 }
 

@@ -22,6 +22,7 @@ export function enableGrad<T>(fn: () => T): T {
   }
 }
 
+/** Whether operations are currently recorded for autograd. */
 export function isGradEnabled(): boolean {
   return native.gradEnabled();
 }

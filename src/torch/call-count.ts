@@ -6,6 +6,7 @@ import { native } from "./native.js";
 /** Native functions that copy device memory to the host, and so wait for the device. */
 export const READ_BACK_FUNCTIONS: readonly string[] = ["item", "toBuffer", "copyInto"];
 
+/** Calls across the addon boundary, in total and by kind. */
 export interface NativeCallCounts {
   /** Calls per native function name. */
   byName: Record<string, number>;

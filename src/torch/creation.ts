@@ -4,6 +4,7 @@ import { op } from "./op.js";
 import { DType, DTYPE_CODE, TypedArray, dtypeOfArray } from "./dtype.js";
 import { Tensor } from "./tensor.js";
 
+/** dtype (default float32), device (default cpu) and requires-grad of a new tensor. */
 export interface TensorOptions {
   dtype?: DType;
   device?: string;
@@ -64,18 +65,23 @@ function replace(t: Tensor, make: () => Tensor): Tensor {
   }
 }
 
+/** A 0-dimensional tensor holding v. */
 export function scalarTensor(v: number, o: TensorOptions = {}): Tensor {
   return finish(new Tensor(native.call(O.scalarTensor.handle, v, dt(o), null, o.device ?? null, null)), o);
 }
+/** A tensor of zeros. */
 export function zeros(shape: number[], o: TensorOptions = {}): Tensor {
   return finish(new Tensor(native.call(O.zeros.handle, shape, dt(o), null, o.device ?? null, null)), o);
 }
+/** A tensor of ones. */
 export function ones(shape: number[], o: TensorOptions = {}): Tensor {
   return finish(new Tensor(native.call(O.ones.handle, shape, dt(o), null, o.device ?? null, null)), o);
 }
+/** A tensor filled with value. */
 export function full(shape: number[], value: number, o: TensorOptions = {}): Tensor {
   return finish(new Tensor(native.call(O.full.handle, shape, value, dt(o), null, o.device ?? null, null)), o);
 }
+/** An uninitialised tensor. */
 export function empty(shape: number[], o: TensorOptions = {}): Tensor {
   return finish(new Tensor(native.call(O.empty.handle, shape, dt(o), null, o.device ?? null, null, null)), o);
 }
@@ -83,6 +89,7 @@ export function empty(shape: number[], o: TensorOptions = {}): Tensor {
 export function rand(shape: number[], o: TensorOptions = {}): Tensor {
   return finish(new Tensor(native.call(O.rand.handle, shape, dt(o), null, o.device ?? null, null)), o);
 }
+/** Standard normal samples from the default generator. */
 export function randn(shape: number[], o: TensorOptions = {}): Tensor {
   return finish(new Tensor(native.call(O.randn.handle, shape, dt(o), null, o.device ?? null, null)), o);
 }
@@ -90,35 +97,45 @@ export function randn(shape: number[], o: TensorOptions = {}): Tensor {
 export function randint(low: number, high: number, shape: number[], o: TensorOptions = {}): Tensor {
   return finish(new Tensor(native.call(O.randint.handle, low, high, shape, dt(o, "int64"), null, o.device ?? null, null)), o);
 }
+/** A random permutation of 0..n-1 (int64). */
 export function randperm(n: number, o: TensorOptions = {}): Tensor {
   return new Tensor(native.call(O.randperm.handle, n, dt(o, "int64"), null, o.device ?? null, null));
 }
+/** Values from start (default 0) up to, not including, end in steps (int64 when all are integers). */
 export function arange(start: number, end?: number, step = 1, o: TensorOptions = {}): Tensor {
   const [s, e] = end === undefined ? [0, start] : [start, end];
   const isInt = Number.isInteger(s) && Number.isInteger(e) && Number.isInteger(step);
   return finish(new Tensor(native.call(O.arange.handle, s, e, step, DTYPE_CODE[o.dtype ?? (isInt ? "int64" : "float32")], null, o.device ?? null, null)), o);
 }
+/** steps values evenly spaced from start to end inclusive. */
 export function linspace(start: number, end: number, steps: number, o: TensorOptions = {}): Tensor {
   return finish(new Tensor(native.call(O.linspace.handle, start, end, steps, dt(o), null, o.device ?? null, null)), o);
 }
+/** The n x n identity matrix. */
 export function eye(n: number, o: TensorOptions = {}): Tensor {
   return finish(new Tensor(native.call(O.eye.handle, n, dt(o), null, o.device ?? null, null)), o);
 }
+/** Zeros of t's shape, dtype and device. */
 export function zerosLike(t: Tensor): Tensor {
   return new Tensor(native.call(O.zerosLike.handle, t.id));
 }
+/** Ones of t's shape, dtype and device. */
 export function onesLike(t: Tensor): Tensor {
   return new Tensor(native.call(O.onesLike.handle, t.id));
 }
+/** An uninitialised tensor of t's shape, dtype and device. */
 export function emptyLike(t: Tensor): Tensor {
   return new Tensor(native.call(O.emptyLike.handle, t.id));
 }
+/** v everywhere, in t's shape, dtype and device. */
 export function fullLike(t: Tensor, v: number): Tensor {
   return new Tensor(native.call(O.fullLike.handle, t.id, v));
 }
+/** Uniform [0, 1) samples in t's shape, dtype and device. */
 export function randLike(t: Tensor): Tensor {
   return new Tensor(native.call(O.randLike.handle, t.id));
 }
+/** Standard normal samples in t's shape, dtype and device. */
 export function randnLike(t: Tensor): Tensor {
   return new Tensor(native.call(O.randnLike.handle, t.id));
 }

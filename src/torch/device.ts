@@ -5,6 +5,7 @@ import { DType, DTYPE_CODE } from "./dtype.js";
 import { Tensor } from "./tensor.js";
 import { UserError } from "../util/errors.js";
 
+/** CUDA devices: availability, count, synchronisation and the caching allocator's memory. */
 export const cuda = {
   isAvailable: (): boolean => native.cudaAvailable(),
   deviceCount: (): number => native.cudaDeviceCount(),
@@ -40,13 +41,16 @@ export function manualSeed(seed: number): void {
 export function getRngState(device = "cpu"): Tensor {
   return new Tensor(native.rngState(device));
 }
+/** Restores a generator state saved by getRngState. */
 export function setRngState(state: Tensor, device = "cpu"): void {
   native.setRngState(device, state.id);
 }
 
+/** Sets libtorch's intra-op thread count. */
 export function setNumThreads(n: number): void {
   native.setNumThreads(n);
 }
+/** libtorch's intra-op thread count. */
 export function getNumThreads(): number {
   return native.getNumThreads();
 }
@@ -81,6 +85,7 @@ export function cpuHasNativeBf16(): boolean {
   return cpuBf16;
 }
 
+/** The version of the libtorch the addon was built against. */
 export function torchVersion(): string {
   return native.version();
 }

@@ -6,9 +6,12 @@ import { native } from "./native.js";
 import { Tensor } from "./tensor.js";
 import { tensor, zeros } from "./creation.js";
 
+/** gloo (CPU tensors) or nccl (CUDA tensors). */
 export type DistBackend = "gloo" | "nccl";
+/** Element-wise reduction of an all-reduce. */
 export type ReduceOp = "sum" | "avg" | "max" | "min" | "product";
 
+/** How a process joins its group: rank, world size, rendezvous address, backend, timeout. */
 export interface ProcessGroupOptions {
   rank: number;
   worldSize: number;
@@ -22,8 +25,10 @@ export interface ProcessGroupOptions {
   timeoutMs?: number;
 }
 
+/** How long a collective waits for every rank before it fails (30 minutes, as PyTorch). */
 export const DEFAULT_DIST_TIMEOUT_MS = 30 * 60 * 1000;
 
+/** A c10d process group (Gloo on CPU, NCCL on CUDA) and its collectives. */
 export class ProcessGroup {
   private id: number;
   private constructor(

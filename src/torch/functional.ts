@@ -22,9 +22,11 @@ let hasLerp: boolean | undefined;
 const ids = (ts: Tensor[]) => ts.map((t) => t.id);
 const many = (hs: number[]) => hs.map((h) => new Tensor(h));
 
+/** Concatenates tensors along dim. */
 export function cat(ts: Tensor[], dim = 0): Tensor {
   return new Tensor(native.call(O.cat.handle, ids(ts), dim));
 }
+/** Stacks tensors of one shape along a new dim. */
 export function stack(ts: Tensor[], dim = 0): Tensor {
   return new Tensor(native.call(O.stack.handle, ids(ts), dim));
 }
@@ -34,9 +36,11 @@ export function where(cond: Tensor, a: Tensor, b: TensorOrScalar): Tensor {
 }
 
 // ---- neural-network ops ---------------------------------------------------------------------------------
+/** 2-D convolution (torch.nn.functional.conv2d). */
 export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, stride: number | number[] = 1, padding: number | number[] = 0, dilation: number | number[] = 1, groups = 1): Tensor {
   return new Tensor(native.call(O.conv2d.handle, x.id, w.id, bias?.id ?? null, stride, padding, dilation, groups));
 }
+/** x·wᵀ + bias (torch.nn.functional.linear). */
 export function linear(x: Tensor, w: Tensor, bias: Tensor | null = null): Tensor {
   return new Tensor(native.call(O.linear.handle, x.id, w.id, bias?.id ?? null));
 }
@@ -44,18 +48,23 @@ export function linear(x: Tensor, w: Tensor, bias: Tensor | null = null): Tensor
 export function batchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, runningMean: Tensor | null, runningVar: Tensor | null, training: boolean, momentum = 0.1, eps = 1e-5): Tensor {
   return new Tensor(native.call(O.batchNorm.handle, x.id, weight?.id ?? null, bias?.id ?? null, runningMean?.id ?? null, runningVar?.id ?? null, training, momentum, eps, true));
 }
+/** 2-D max pooling (stride defaults to the kernel size). */
 export function maxPool2d(x: Tensor, kernel: number | number[], stride?: number | number[], padding: number | number[] = 0): Tensor {
   return new Tensor(native.call(O.maxPool2d.handle, x.id, kernel, stride ?? kernel, padding, 1, false));
 }
+/** 2-D average pooling (stride defaults to the kernel size). */
 export function avgPool2d(x: Tensor, kernel: number | number[], stride?: number | number[], padding: number | number[] = 0): Tensor {
   return new Tensor(native.call(O.avgPool2d.handle, x.id, kernel, stride ?? kernel, padding, false, true, null));
 }
+/** Average pooling to a fixed output size. */
 export function adaptiveAvgPool2d(x: Tensor, size: number | number[]): Tensor {
   return new Tensor(native.call(O.adaptiveAvgPool2d.handle, x.id, typeof size === "number" ? [size, size] : size));
 }
+/** Zeroes elements with probability p in training mode, scaling the rest by 1/(1 − p). */
 export function dropout(x: Tensor, p: number, training: boolean): Tensor {
   return new Tensor(native.call(O.dropout.handle, x.id, p, training));
 }
+/** max(x, 0). */
 export function relu(x: Tensor): Tensor {
   return x.relu();
 }
@@ -65,9 +74,11 @@ export function relu(x: Tensor): Tensor {
 export function crossEntropy(logits: Tensor, target: Tensor, labelSmoothing = 0): Tensor {
   return new Tensor(native.call(O.crossEntropy.handle, logits.id, target.id, null, 1, -100, labelSmoothing));
 }
+/** Mean squared error. */
 export function mseLoss(a: Tensor, b: Tensor): Tensor {
   return new Tensor(native.call(O.mse.handle, a.id, b.id, 1));
 }
+/** Cosine similarity of a and b along dim. */
 export function cosineSimilarity(a: Tensor, b: Tensor, dim = 1, eps = 1e-8): Tensor {
   return new Tensor(native.call(O.cosine.handle, a.id, b.id, dim, eps));
 }
@@ -82,17 +93,21 @@ export function normalize(x: Tensor, dim = 1, p = 2, eps = 1e-12): Tensor {
   e.dispose();
   return out;
 }
+/** One-hot rows (int64) of integer class indices. */
 export function oneHot(t: Tensor, classes: number): Tensor {
   return new Tensor(native.call(O.oneHot.handle, t.id, classes));
 }
+/** Einstein summation, as torch.einsum. */
 export function einsum(eq: string, ts: Tensor[]): Tensor {
   return new Tensor(native.call(O.einsum.handle, eq, ids(ts), null));
 }
+/** x with src added at index along dim (out of place), as torch.scatter_add. */
 export function scatterAdd(x: Tensor, dim: number, index: Tensor, src: Tensor): Tensor {
   return new Tensor(native.call(O.scatterAdd.handle, x.id, dim, index.id, src.id));
 }
 
 // ---- resampling -----------------------------------------------------------------------------------------
+/** Resampling kernels of gridSample and interpolate. */
 export type Interpolation = "bilinear" | "nearest" | "bicubic";
 const INTERP = { bilinear: 0, nearest: 1, bicubic: 2 } as const;
 const PADDING = { zeros: 0, border: 1, reflection: 2 } as const;
@@ -109,12 +124,14 @@ export function pad(x: Tensor, padding: number[], mode: "constant" | "reflect" =
   if (mode === "reflect") return new Tensor(native.call(O.reflectionPad2d.handle, x.id, padding));
   return new Tensor(native.call(O.constantPad.handle, x.id, padding, value));
 }
+/** Resizes x [N, C, H, W] to size, bilinear or bicubic (torch.nn.functional.interpolate). */
 export function interpolate(x: Tensor, size: [number, number], mode: "bilinear" | "bicubic" = "bilinear", alignCorners = false): Tensor {
   const o = mode === "bicubic" ? O.upsampleBicubic : O.upsampleBilinear;
   return new Tensor(native.call(o.handle, x.id, size, alignCorners, null, null));
 }
 
 // ---- fused multi-tensor updates (one dispatcher call for a whole list) ------------------------------------
+/** Fused updates of whole tensor lists, one dispatcher call each (torch._foreach_*). */
 export const foreach = {
   mul_(xs: Tensor[], s: number | Tensor[] | number[]): void {
     if (typeof s === "number") native.callDrop(O.foreachMulS.handle, ids(xs), s);

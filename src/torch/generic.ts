@@ -36,6 +36,7 @@ export function callOp(name: string, overload: string, ...args: unknown[]): any 
   return (out as unknown[]).map((v, i) => fromResult(v, kinds![i]));
 }
 
+/** The schema of an ATen operator, e.g. opSchema("add", "Tensor"). */
 export function opSchema(name: string, overload = ""): string {
   return op(name, overload).schema;
 }

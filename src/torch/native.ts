@@ -69,4 +69,5 @@ function load(): NativeAddon {
   return createRequire(import.meta.url)(path) as NativeAddon;
 }
 
+/** The loaded native addon (the file BYOL_NATIVE names, else native/build/Release/byol_native.node). */
 export const native: NativeAddon = load();

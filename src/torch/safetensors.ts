@@ -20,10 +20,12 @@ function entriesOf(tensors: Record<string, Tensor>) {
   }));
 }
 
+/** Tensors and string metadata as safetensors bytes (header, then data chunks). */
 export function serializeTensors(tensors: Record<string, Tensor>, metadata?: Record<string, string>): Uint8Array[] {
   return encodeSafetensors(entriesOf(tensors), metadata);
 }
 
+/** Tensors and metadata from safetensors bytes, on a device. */
 export function deserializeTensors(buf: Uint8Array, device = "cpu"): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
   return build(decodeSafetensors(buf), device);
 }

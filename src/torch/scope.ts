@@ -155,6 +155,7 @@ export class Scope {
   }
 }
 
+/** Tensors the addon currently holds (for leak checks). */
 export function liveTensors(): number {
   return native.liveTensors();
 }

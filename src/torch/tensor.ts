@@ -4,7 +4,9 @@ import { op } from "./op.js";
 import { DType, DTYPE_CODE, MEMORY_FORMAT, MemoryFormat, TypedArray, dtypeFromCode, viewAs } from "./dtype.js";
 import { escape, track, untrack } from "./scope.js";
 
+/** A number or boolean where an operation accepts a scalar. */
 export type Scalar = number | boolean;
+/** A tensor, or a scalar broadcast like one. */
 export type TensorOrScalar = Tensor | Scalar;
 type Dims = number | number[];
 
@@ -47,6 +49,7 @@ function dimsArg(d: Dims): number[] {
   return typeof d === "number" ? [d] : d;
 }
 
+/** A libtorch tensor: a handle with typed operations; free it with dispose() or inside tidy(). */
 export class Tensor {
   /** The addon's handle; -1 once disposed (any later use fails with a clear error). */
   id: number;

@@ -2,12 +2,13 @@
 // augmenters. `byol eval` uses the same factory to rebuild an encoder or a random-init baseline.
 import * as T from "../torch/index.js";
 import { resnet18, resnet34, resnet50, type ResNet } from "../nn/resnet.js";
-import { BYOL } from "../byol/learner.js";
+import { BYOL, type Encoder } from "../byol/learner.js";
 import { LARS, SGD, AdamW, splitDecay, type Optimizer } from "../optim/index.js";
 import { ViewAugmenter, presetByName } from "../augment/index.js";
 import type { ResolveOptions } from "../data/index.js";
 import type { TrainConfig } from "./config.js";
 
+/** The configured ResNet encoder on the configured device (channels-last if configured). */
 export function makeEncoder(cfg: TrainConfig, channels: number): ResNet {
   const opts = {
     inChannels: channels,
@@ -22,10 +23,18 @@ export function makeEncoder(cfg: TrainConfig, channels: number): ResNet {
   return enc;
 }
 
-export function makeLearner(cfg: TrainConfig, channels: number): BYOL {
+/** A factory of freshly initialised encoders: a user's own architecture, or the configured ResNet. */
+export type EncoderFactory = () => Encoder;
+
+/**
+ * The BYOL learner of the configuration. `customEncoder` (a library user's own architecture) replaces
+ * the configured ResNet; it is called once per network, each call returning new random weights.
+ */
+export function makeLearner(cfg: TrainConfig, channels: number, customEncoder?: EncoderFactory): BYOL {
+  const make = customEncoder ? () => placeEncoder(cfg, customEncoder()) : () => makeEncoder(cfg, channels);
   const learner = new BYOL({
-    encoder: makeEncoder(cfg, channels),
-    makeEncoder: () => makeEncoder(cfg, channels),
+    encoder: make(),
+    makeEncoder: make,
     projectionDim: cfg.projector.outDim,
     hiddenDim: cfg.projector.hiddenDim,
     predictorHiddenDim: cfg.predictor.hiddenDim,
@@ -33,6 +42,13 @@ export function makeLearner(cfg: TrainConfig, channels: number): BYOL {
   });
   if (cfg.device !== "cpu") learner.to(cfg.device);
   return learner;
+}
+
+/** A user's encoder moved to the configured device and memory format, as makeEncoder places its ResNet. */
+export function placeEncoder(cfg: TrainConfig, enc: Encoder): Encoder {
+  if (cfg.device !== "cpu") enc.to(cfg.device);
+  if (cfg.channelsLast) enc.toChannelsLast();
+  return enc;
 }
 
 /** The peak learning rate: base × batch / 256 (SPEC §1), with the global batch across processes. */
@@ -75,6 +91,6 @@ export function datasetOptions(cfg: TrainConfig): ResolveOptions {
   const maxTrain = cfg.linearEval.maxTrain;
   return {
     dataDir: cfg.dataDir ?? undefined, limit: cfg.datasetLimit ?? undefined, imageSize: cfg.imageSize, onBadImage: cfg.onBadImage,
-    streaming: cfg.dataStreaming, seed: cfg.seed, evalTrainLimit: maxTrain === null ? undefined : Math.max(maxTrain, cfg.knn.monitorTrain),
+    streaming: cfg.dataStreaming, seed: cfg.seed, evalHoldout: cfg.evalHoldout, evalTrainLimit: maxTrain === null ? undefined : Math.max(maxTrain, cfg.knn.monitorTrain),
   };
 }

@@ -3,8 +3,10 @@
 import { UserError } from "../util/errors.js";
 import { cpuHasNativeBf16 } from "../torch/index.js";
 
+/** cpu (a laptop in 10 minutes), gpu (one GPU, the paper's heads) or smoke (seconds, for tests). */
 export type PresetName = "cpu" | "gpu" | "smoke";
 
+/** Every knob of a training run (config.json holds it in full). */
 export interface TrainConfig {
   preset: PresetName;
   dataset: string;
@@ -61,6 +63,8 @@ export interface TrainConfig {
   cudaGraph: "auto" | "on" | "off";
   knn: { everyEpochs: number; k: number; temperature: number; monitorTrain: number; monitorTest: number };
   linearEval: { epochs: number; maxTrain: number | null };
+  /** A folder of class subfolders without a test split: the fraction of each class held out for evaluation. */
+  evalHoldout: number;
   onlineProbe: { enabled: boolean; lr: number };
   checkpointEverySteps: number;
   logEverySteps: number;
@@ -109,6 +113,7 @@ const BASE: TrainConfig = {
   cudaGraph: "auto",
   knn: { everyEpochs: 1, k: 200, temperature: 0.1, monitorTrain: 10000, monitorTest: 2000 },
   linearEval: { epochs: 30, maxTrain: null },
+  evalHoldout: 0.2,
   onlineProbe: { enabled: true, lr: 0.01 },
   checkpointEverySteps: 200,
   logEverySteps: 10,
@@ -158,6 +163,7 @@ function merge<T>(base: T, over: unknown, path = ""): T {
   return out as T;
 }
 
+/** A fresh copy of a preset's full configuration: cpu, gpu or smoke. */
 export function presetConfig(name: string): TrainConfig {
   if (!(name in PRESETS)) throw new UserError(`unknown preset "${name}" (expected cpu, gpu or smoke)`);
   return structuredClone(merge(BASE, PRESETS[name as PresetName]));
@@ -199,13 +205,13 @@ function check(ok: boolean, msg: string): void {
 
 const int = (v: unknown) => typeof v === "number" && Number.isInteger(v);
 
-/** Validates every field; the first problem is reported as one line. */
 /** The precision a run trains in: "auto" becomes bf16 on a GPU or a CPU with native bf16, else fp32. */
 export function effectivePrecision(c: Pick<TrainConfig, "precision" | "device">): "fp32" | "bf16" {
   if (c.precision !== "auto") return c.precision;
   return c.device.startsWith("cuda") || cpuHasNativeBf16() ? "bf16" : "fp32";
 }
 
+/** Validates every field; the first problem is reported as one line (a UserError). */
 export function validateConfig(c: TrainConfig): TrainConfig {
   check(["cpu", "gpu", "smoke"].includes(c.preset), `preset must be cpu, gpu or smoke, got "${c.preset}"`);
   check(typeof c.dataset === "string" && c.dataset.length > 0, "dataset must be a non-empty name");
@@ -244,6 +250,7 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   check(c.knn.temperature > 0, `knn.temperature must be positive, got ${c.knn.temperature}`);
   check(int(c.linearEval.epochs) && c.linearEval.epochs >= 1, `linearEval.epochs must be a positive integer, got ${c.linearEval.epochs}`);
   check(c.linearEval.maxTrain === null || (int(c.linearEval.maxTrain) && c.linearEval.maxTrain > 0), `linearEval.maxTrain must be a positive integer or null`);
+  check(c.evalHoldout > 0 && c.evalHoldout < 1, `evalHoldout must be in (0, 1), got ${c.evalHoldout}`);
   check(int(c.checkpointEverySteps) && c.checkpointEverySteps >= 1, `checkpointEverySteps must be a positive integer, got ${c.checkpointEverySteps}`);
   check(int(c.logEverySteps) && c.logEverySteps >= 1, `logEverySteps must be a positive integer, got ${c.logEverySteps}`);
   check(int(c.nproc) && c.nproc >= 1 && c.nproc <= 64, `nproc must be an integer in [1, 64], got ${c.nproc}`);

@@ -1,22 +1,25 @@
 // After training (and for `byol eval RUN_DIR`): the honest evaluation against both baselines, the
 // exported encoder, eval.json and report.html.
 import { join } from "node:path";
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import * as T from "../torch/index.js";
-import { gatherBatch, sampleData, sampleSubset, type ResolvedDataset } from "../data/index.js";
+import { gatherBatch, resolveDataset, sampleData, sampleSubset, type ResolvedDataset } from "../data/index.js";
 import { evaluateRepresentations } from "../eval/evaluate.js";
 import { extractFeatures } from "../eval/features.js";
 import { embeddingMap } from "../eval/embedding-map.js";
 import { l2NormalizeRows, topKNeighbors } from "../eval/neighbors.js";
 import { renderPreview } from "../augment/preview.js";
-import type { ResNet } from "../nn/resnet.js";
+import type { Module } from "../nn/module.js";
 import { writeReport, type EvalResult } from "../report/report.js";
 import { imageGridFromList, encodeGrid } from "../util/png.js";
 import { UserError } from "../util/errors.js";
-import type { TrainConfig } from "./config.js";
-import { makeAugmenters, makeEncoder } from "./build.js";
+import { applyOverrides, presetConfig, validateConfig, type TrainConfig } from "./config.js";
+import { applyThreads, datasetOptions, makeAugmenters, makeEncoder, placeEncoder, type EncoderFactory } from "./build.js";
 import { readMetrics } from "./metrics.js";
+import { ENCODER_FILE, readEncoderFile } from "./export.js";
+import { checkpointPath, loadCheckpoint, withPrefix } from "./checkpoint.js";
 
+/** eval.json: the SPEC's fields plus timings, split sizes and where the test split comes from. */
 export interface RunEvaluation extends EvalResult {
   train_s: number;
   eval_s: number;
@@ -26,9 +29,13 @@ export interface RunEvaluation extends EvalResult {
   [extra: string]: unknown;
 }
 
-/** Evaluates `encoder` and writes eval.json and report.html into runDir. */
+/**
+ * Evaluates `encoder` and writes eval.json and report.html into runDir. The random-init baseline is
+ * the configured ResNet, or a fresh `makeEncoder()` when the run trained a custom encoder.
+ */
 export async function evaluateRun(opts: {
-  runDir: string; cfg: TrainConfig; data: ResolvedDataset; encoder: ResNet; trainS: number; log?: (s: string) => void;
+  runDir: string; cfg: TrainConfig; data: ResolvedDataset; encoder: Module; trainS: number; log?: (s: string) => void;
+  makeEncoder?: EncoderFactory;
 }): Promise<RunEvaluation> {
   const { runDir, cfg, data, encoder } = opts;
   const log = opts.log ?? (() => {});
@@ -38,7 +45,7 @@ export async function evaluateRun(opts: {
   const t0 = performance.now();
   // The baseline encoder: same architecture, its own random initialisation, never trained.
   T.manualSeed(cfg.seed + 7919);
-  const randomEncoder = makeEncoder(cfg, trainSet.channels);
+  const randomEncoder = opts.makeEncoder ? placeEncoder(cfg, opts.makeEncoder()) : makeEncoder(cfg, trainSet.channels);
   encoder.eval();
   randomEncoder.eval();
   const embedTrained = (x: T.Tensor) => encoder.forward(x);
@@ -63,6 +70,7 @@ export async function evaluateRun(opts: {
     train_images: r.train_images,
     test_images: r.test_images,
     feature_dim: r.feature_dim,
+    ...(data.testSplit ? { test_split: data.testSplit } : {}),
   };
   writeFileSync(join(runDir, "eval.json"), JSON.stringify(result, null, 2) + "\n");
   randomEncoder.dispose();
@@ -72,7 +80,7 @@ export async function evaluateRun(opts: {
 }
 
 /** report.html from the run folder's metrics, the evaluation and a few pictures made now. */
-export async function writeRunReport(opts: { runDir: string; cfg: TrainConfig; data: ResolvedDataset; encoder: ResNet; evalResult: EvalResult | null }): Promise<void> {
+export async function writeRunReport(opts: { runDir: string; cfg: TrainConfig; data: ResolvedDataset; encoder: Module; evalResult: EvalResult | null }): Promise<void> {
   const { runDir, cfg, data, encoder } = opts;
   const set = data.train;
   const sample = await sampleData(set, 6, cfg.seed + 2);
@@ -117,7 +125,81 @@ export async function writeRunReport(opts: { runDir: string; cfg: TrainConfig; d
     augmentPreviewPng: preview,
     embeddingMap: embeddingMapInput,
     neighborExamplesPng: neighborPng,
-    accuracyCaption: `kNN top-1 during training is the monitor's: a fixed subset of ${Math.min(cfg.knn.monitorTrain, data.trainLabeled?.n ?? 0)} labeled train and ${Math.min(cfg.knn.monitorTest, data.test?.n ?? 0)} test images (the final evaluation uses the full splits${data.notes.length > 0 ? `, except: ${data.notes.join("; ")}` : ""}). Online linear top-1 is the online probe's accuracy on view-1 representations during each epoch.`,
+    accuracyCaption: `kNN top-1 during training is the monitor's: a fixed subset of ${Math.min(cfg.knn.monitorTrain, data.trainLabeled?.n ?? 0)} labeled train and ${Math.min(cfg.knn.monitorTest, data.test?.n ?? 0)} test images (the final evaluation uses the full splits${data.notes.length > 0 ? `, except: ${data.notes.join("; ")}` : ""}).${data.testSplit ? ` Test split: ${data.testSplit}.` : ""} Online linear top-1 is the online probe's accuracy on view-1 representations during each epoch.`,
     neighborExamplesCaption: "Each row: a test image, then its 7 nearest training images by cosine similarity of representations",
   });
+}
+
+/** Options of evaluateRunDir. */
+export interface EvaluateRunDirOptions {
+  /** Overrides the run's device, e.g. "cuda". */
+  device?: string;
+  /** Intra-op threads (0: all cores). */
+  threads?: number;
+  /** The run's own encoder architecture when it trained a custom one (the same factory as in training). */
+  makeEncoder?: EncoderFactory;
+  /** Progress lines (default: none). */
+  log?: (line: string) => void;
+}
+
+/**
+ * Re-evaluates a run folder (`byol eval RUN_DIR`): reopens its dataset from config.json, loads
+ * encoder.safetensors (or, if training did not finish, the online encoder of the last checkpoint),
+ * and rewrites eval.json and report.html.
+ */
+export async function evaluateRunDir(runDir: string, o: EvaluateRunDirOptions = {}): Promise<RunEvaluation> {
+  const cfgPath = join(runDir, "config.json");
+  if (!existsSync(cfgPath)) throw new UserError(`${runDir} is not a run folder (no config.json)`);
+  let cfg: TrainConfig;
+  try {
+    const saved = JSON.parse(readFileSync(cfgPath, "utf8")) as TrainConfig;
+    cfg = applyOverrides(presetConfig(saved.preset ?? "cpu"), saved);
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw new UserError(`${cfgPath} is not valid JSON`);
+  }
+  if (o.device !== undefined) cfg.device = o.device;
+  if (o.threads !== undefined) cfg.threads = o.threads;
+  validateConfig(cfg);
+  if (cfg.device !== "cpu") T.resolveDevice(cfg.device);
+  await applyThreads(cfg);
+  const log = o.log ?? (() => {});
+  const data = await resolveDataset(cfg.dataset, datasetOptions(cfg));
+  try {
+    for (const note of data.notes) log(note);
+    if (data.noLabels) throw new UserError(`nothing to evaluate: ${data.noLabels}`);
+    return await evaluateSaved(runDir, cfg, data, log, o.makeEncoder);
+  } finally {
+    await data.train.close();
+  }
+}
+
+// The saved encoder (or the last checkpoint's), evaluated on the opened dataset.
+async function evaluateSaved(runDir: string, cfg: TrainConfig, data: ResolvedDataset, log: (s: string) => void, custom?: EncoderFactory): Promise<RunEvaluation> {
+  const encoder = custom ? placeEncoder(cfg, custom()) : makeEncoder(cfg, data.train.channels);
+  // The last checkpoint (read once, when there is one) gives the training time and, if training did
+  // not finish, the weights.
+  const ckPath = checkpointPath(runDir);
+  const encPath = join(runDir, ENCODER_FILE);
+  let checkpoint: ReturnType<typeof loadCheckpoint> | null = null;
+  if (existsSync(ckPath)) {
+    try {
+      checkpoint = loadCheckpoint(ckPath);
+    } catch (e) {
+      // With an exported encoder the checkpoint only supplies the (informational) training time.
+      if (!existsSync(encPath)) throw e;
+    }
+  }
+  const trainS = Number(checkpoint?.meta.extra.wallS ?? 0);
+  if (existsSync(encPath)) {
+    const { tensors } = readEncoderFile(encPath);
+    encoder.loadStateDict(tensors);
+    for (const t of Object.values(tensors)) t.dispose();
+  } else {
+    if (!checkpoint) throw new UserError(`${runDir} has neither ${ENCODER_FILE} nor a checkpoint to evaluate`);
+    log(`no ${ENCODER_FILE}: using the online encoder of the last checkpoint`);
+    encoder.loadStateDict(withPrefix(checkpoint.tensors, "model.online.encoder"));
+  }
+  if (checkpoint) for (const t of Object.values(checkpoint.tensors)) t.dispose();
+  return evaluateRun({ runDir, cfg, data, encoder, trainS, log, makeEncoder: custom });
 }

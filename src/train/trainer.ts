@@ -11,11 +11,11 @@ import { OnlineProbe } from "../eval/online-probe.js";
 import { extractFeatures } from "../eval/features.js";
 import { knnTop1 } from "../eval/knn.js";
 import type { BYOL } from "../byol/learner.js";
-import type { ResNet } from "../nn/resnet.js";
+import type { Encoder } from "../byol/learner.js";
 import type { Optimizer } from "../optim/index.js";
 import { UserError } from "../util/errors.js";
 import { effectivePrecision, type TrainConfig } from "./config.js";
-import { makeAugmenters, makeLearner, makeOptimizer, peakLr } from "./build.js";
+import { makeAugmenters, makeLearner, makeOptimizer, peakLr, type EncoderFactory } from "./build.js";
 import { addPrefix, assertCompatible, checkpointPath, loadCheckpoint, saveCheckpoint, withPrefix } from "./checkpoint.js";
 import { MetricsLog, type MetricRow } from "./metrics.js";
 import { makeProgress } from "./progress.js";
@@ -24,6 +24,7 @@ import { restoreRngStates, rngStateTensors } from "./rng-state.js";
 
 export type { DataParallel } from "./step.js";
 
+/** Where and how the training loop runs. */
 export interface TrainOptions {
   runDir: string;
   resume: boolean;
@@ -31,8 +32,11 @@ export interface TrainOptions {
   stopAfterStep?: number;
   quiet?: boolean;
   dp?: DataParallel | null;
+  /** Builds the encoder instead of the configured ResNet (see makeLearner). */
+  makeEncoder?: EncoderFactory;
 }
 
+/** The learner after the training loop, and where it stopped. */
 export interface TrainResult {
   learner: BYOL;
   step: number;
@@ -53,6 +57,7 @@ function monitorSets(data: ResolvedDataset, cfg: TrainConfig): { bank: ImageSet;
   return { bank: sampleSubset(data.trainLabeled, cfg.knn.monitorTrain, cfg.seed), query: sampleSubset(data.test, cfg.knn.monitorTest, cfg.seed) };
 }
 
+/** The BYOL training loop on an opened dataset: writes metrics.jsonl and checkpoints, resumes, stops cleanly on Ctrl-C or a non-finite state. */
 export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: TrainOptions): Promise<TrainResult> {
   const rank0 = isRank0(opts);
   const bf16 = effectivePrecision(cfg) === "bf16";
@@ -67,14 +72,14 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
   mkdirSync(join(opts.runDir, "checkpoints"), { recursive: true });
 
   T.manualSeed(cfg.seed);
-  const learner = makeLearner(cfg, channels);
+  const learner = makeLearner(cfg, channels, opts.makeEncoder);
   // Cross-replica BatchNorm: statistics over the global batch, as the paper's large-batch runs.
   if (cfg.syncBatchNorm && dp?.syncBatchNorm) dp.syncBatchNorm(learner);
   const optimizer = makeOptimizer(cfg, learner);
   const augs = makeAugmenters(cfg, channels, data.mean, data.std);
   const numClasses = set.classes?.length ?? 0;
   const probe = cfg.onlineProbe.enabled && set.labels && numClasses > 1
-    ? new OnlineProbe((learner.online.encoder as ResNet).outDim, numClasses, { lr: cfg.onlineProbe.lr, weightDecay: 0, device: cfg.device })
+    ? new OnlineProbe((learner.online.encoder as Encoder).outDim, numClasses, { lr: cfg.onlineProbe.lr, weightDecay: 0, device: cfg.device })
     : null;
 
   // Every rank must start from the same weights: rank 0's.

@@ -2,6 +2,7 @@
 import * as T from "../../torch/index.js";
 import { Module } from "../module.js";
 
+/** max(x, 0), as torch.nn.ReLU. */
 export class ReLU extends Module {
   /** inplace overwrites the input (saves memory; only where the input is not needed afterwards). */
   constructor(readonly inplace = false) {

@@ -6,6 +6,7 @@ import * as T from "../../torch/index.js";
 import { UserError } from "../../util/errors.js";
 import { Module } from "../module.js";
 
+/** BatchNorm settings, as torch.nn.BatchNorm's arguments. */
 export interface BatchNormOptions {
   eps?: number;
   momentum?: number;
@@ -15,6 +16,7 @@ export interface BatchNormOptions {
   trackRunningStats?: boolean;
 }
 
+/** Batch normalisation over dim 1 with learnable scale and shift and running statistics for eval mode, as torch.nn.BatchNorm. */
 abstract class BatchNormBase extends Module {
   readonly eps: number;
   readonly momentum: number;
@@ -111,5 +113,6 @@ export class BatchNorm2d extends BatchNormBase {
   protected readonly dims = [4];
 }
 
+/** Either BatchNorm layer. */
 export type BatchNorm = BatchNorm1d | BatchNorm2d;
 export { BatchNormBase };

@@ -3,6 +3,7 @@ import * as T from "../../torch/index.js";
 import { UserError } from "../../util/errors.js";
 import { WeightedLayer } from "./weighted.js";
 
+/** Stride, padding, dilation, groups and bias of a 2-D convolution. */
 export interface Conv2dOptions {
   stride?: number | [number, number];
   padding?: number | [number, number];
@@ -13,6 +14,7 @@ export interface Conv2dOptions {
 
 const pair = (v: number | [number, number]): [number, number] => (typeof v === "number" ? [v, v] : v);
 
+/** 2-D convolution, as torch.nn.Conv2d (weight [out, in/groups, kh, kw], optional bias). */
 export class Conv2d extends WeightedLayer {
   readonly kernelSize: [number, number];
   readonly stride: [number, number];

@@ -3,6 +3,7 @@ import * as T from "../../torch/index.js";
 import { UserError } from "../../util/errors.js";
 import { WeightedLayer } from "./weighted.js";
 
+/** Fully connected layer y = x·Wᵀ + b, as torch.nn.Linear. */
 export class Linear extends WeightedLayer {
   constructor(readonly inFeatures: number, readonly outFeatures: number, opts: { bias?: boolean } = {}) {
     super();

@@ -4,6 +4,7 @@ import { Module } from "../module.js";
 
 type Size2 = number | [number, number];
 
+/** 2-D max pooling, as torch.nn.MaxPool2d. */
 export class MaxPool2d extends Module {
   readonly stride: Size2;
   constructor(readonly kernelSize: Size2, stride?: Size2 | null, readonly padding: Size2 = 0) {

@@ -2,6 +2,7 @@
 import * as T from "../../torch/index.js";
 import { Module } from "../module.js";
 
+/** Modules applied in order, named "0", "1", ... as torch.nn.Sequential. */
 export class Sequential extends Module {
   constructor(...modules: Module[]) {
     super();
