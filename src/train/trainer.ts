@@ -3,11 +3,9 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as T from "../torch/index.js";
-import { epochOrder, batches, sampleSubset, type ImageSet, type ResolvedDataset } from "../data/index.js";
+import { epochOrder, batches, type ResolvedDataset } from "../data/index.js";
 import { warmupCosineLr, byolTau } from "../optim/schedules.js";
 import { OnlineProbe } from "../eval/online-probe.js";
-import { extractFeatures } from "../eval/features.js";
-import { knnTop1 } from "../eval/knn.js";
 import type { BYOL } from "../byol/learner.js";
 import type { ResNet } from "../nn/resnet.js";
 import type { Optimizer } from "../optim/index.js";
@@ -17,6 +15,8 @@ import { makeAugmenters, makeLearner, makeOptimizer, peakLr } from "./build.js";
 import { addPrefix, assertCompatible, checkpointPath, loadCheckpoint, saveCheckpoint, withPrefix } from "./checkpoint.js";
 import { MetricsLog, type MetricRow } from "./metrics.js";
 import { makeProgress } from "./progress.js";
+import { estimateMonitorS, monitorKnn, monitorSets } from "./monitor.js";
+import { BudgetedTotal, type BudgetPlan } from "./time-budget.js";
 
 /** What data-parallel training needs from the process group (src/torch/distributed.ts provides it). */
 export interface DataParallel {
@@ -53,12 +53,6 @@ function isRank0(o: TrainOptions): boolean {
   return !o.dp || o.dp.rank === 0;
 }
 
-/** The labeled train set and test set the kNN monitor uses, subsampled deterministically. */
-function monitorSets(data: ResolvedDataset, cfg: TrainConfig): { bank: ImageSet; query: ImageSet } | null {
-  if (!data.trainLabeled?.labels || !data.test?.labels) return null;
-  return { bank: sampleSubset(data.trainLabeled, cfg.knn.monitorTrain, cfg.seed), query: sampleSubset(data.test, cfg.knn.monitorTest, cfg.seed) };
-}
-
 export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: TrainOptions): Promise<TrainResult> {
   const rank0 = isRank0(opts);
   const bf16 = effectivePrecision(cfg) === "bf16";
@@ -90,7 +84,7 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
 
   const perRankOrderLength = Math.ceil(set.n / worldSize);
   const stepsPerEpoch = Math.floor(perRankOrderLength / cfg.batchSize);
-  const totalSteps = cfg.epochs * stepsPerEpoch;
+  let totalSteps = cfg.epochs * stepsPerEpoch;
   const warmupSteps = Math.round(cfg.optimizer.warmupEpochs * stepsPerEpoch);
   const lrPeak = peakLr(cfg);
 
@@ -152,6 +146,14 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
   process.on("SIGTERM", onSigint);
   const progress = makeProgress(totalSteps, { enabled: rank0 && !opts.quiet, plainEvery: cfg.logEverySteps * 10 });
   const monitor = monitorSets(data, cfg);
+  // A time budget not yet turned into a plan: time the first steps, then fix the epochs (time-budget.ts).
+  const budget = cfg.timeBudgetS !== null && cfg.resolved === null && step < stepsPerEpoch
+    ? new BudgetedTotal({
+      budgetS: cfg.timeBudgetS, stepsPerEpoch, provisionalTotal: totalSteps, stepsBefore: step, elapsedBeforeS: wallBefore,
+      agree: dp ? (m) => { const [s, p, e] = dp.meanOf([m.secondsPerStep, m.perEpochS * worldSize, m.elapsedS]); return { secondsPerStep: s, perEpochS: p, elapsedS: e }; } : undefined,
+    })
+    : null;
+  const monitorPerEpochS = () => (monitor && rank0 && cfg.knn.everyEpochs > 0 ? estimateMonitorS(learner, monitor, data, cfg) / cfg.knn.everyEpochs : 0);
   const t0 = performance.now();
   const wall = () => wallBefore + (performance.now() - t0) / 1000;
   let intervalStart = performance.now();
@@ -199,6 +201,8 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
           throw new UserError(`loss became ${out.lossValue} at step ${step + 1} (lr ${lr.toExponential(3)}); training stopped; ${keptNote()}`);
         }
         step++;
+        const plan = budget?.stepDone(monitorPerEpochS) ?? null;
+        if (plan) totalSteps = adoptPlan(cfg, plan, opts, progress);
         lastLoss = out.lossValue;
         if (out.probe) {
           probeCorrect += out.probe.correct;
@@ -226,7 +230,8 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
           progress.update(step, { epoch: epoch + 1, loss: lossMean, imgPerS: ips, lr });
         }
         const stopNow = interrupted || (opts.stopAfterStep !== undefined && step >= opts.stopAfterStep);
-        if (step % cfg.checkpointEverySteps === 0 || stopNow) {
+        // (A checkpoint right after the plan, so that a resume never meets a checkpoint without it.)
+        if (step % cfg.checkpointEverySteps === 0 || stopNow || plan) {
           const done = b + 1;
           if (done === epochBatches.length) save(epoch + 1, 0, wall());
           else save(epoch, done, wall());
@@ -261,19 +266,15 @@ function firstNonFinite(tensors: Record<string, T.Tensor>): string | null {
   return i < 0 ? null : names[i];
 }
 
-/** kNN top-1 of the current online encoder on the monitor subsets. */
-function monitorKnn(learner: BYOL, m: { bank: ImageSet; query: ImageSet }, data: ResolvedDataset, cfg: TrainConfig): number {
-  const embed = (x: T.Tensor) => learner.online.encoder.forward(x);
-  return T.tidy(() => T.noGrad(() => {
-    learner.eval();
-    const fo = { batchSize: 512, device: cfg.device, mean: data.mean, std: data.std };
-    const bank = extractFeatures(embed, m.bank, fo);
-    const query = extractFeatures(embed, m.query, fo);
-    const acc = knnTop1(bank, m.bank.labels!, query, m.query.labels!, { k: cfg.knn.k, temperature: cfg.knn.temperature, numClasses: m.bank.classes?.length });
-    bank.dispose();
-    query.dispose();
-    return acc;
-  }));
+/** Fixes the run's epochs to the time budget's plan, records it in config.json; the new total steps. */
+function adoptPlan(cfg: TrainConfig, plan: BudgetPlan, opts: TrainOptions, progress: ReturnType<typeof makeProgress>): number {
+  cfg.epochs = plan.epochs;
+  cfg.resolved = plan;
+  cfg.optimizer.warmupEpochs = Math.min(cfg.optimizer.warmupEpochs, plan.epochs);
+  if (isRank0(opts)) writeConfig(opts.runDir, cfg);
+  progress.setTotal(plan.totalSteps);
+  progress.log(`time budget ${plan.budgetS} s: ${plan.secondsPerStep.toFixed(3)} s/step, ${plan.perEpochS.toFixed(1)} s of kNN monitor per epoch -> ${plan.epochs} epochs (${plan.totalSteps} steps)`);
+  return plan.totalSteps;
 }
 
 export function writeConfig(runDir: string, cfg: TrainConfig): void {
