@@ -34,6 +34,7 @@ export const TRAIN_HELP = `byol train [options]
   --sync-bn             cross-replica BatchNorm (statistics over the global batch)
   --on-bad-image MODE   folder datasets: skip (warn) or error (default) on undecodable images
   --no-eval             skip the evaluation after training
+  --no-label-fractions  skip the linear probes from 1% and 10% of the labels (paper's Table 2)
   --quiet               no progress output`;
 
 const OPTIONS = {
@@ -42,7 +43,7 @@ const OPTIONS = {
   lr: { type: "string" }, seed: { type: "string" }, threads: { type: "string" }, precision: { type: "string" },
   config: { type: "string" }, set: { type: "string", multiple: true }, resume: { type: "string" },
   nproc: { type: "string" }, "sync-bn": { type: "boolean" }, "on-bad-image": { type: "string" },
-  "no-eval": { type: "boolean" }, quiet: { type: "boolean" }, "stop-after": { type: "string" }, help: { type: "boolean" },
+  "no-eval": { type: "boolean" }, "no-label-fractions": { type: "boolean" }, quiet: { type: "boolean" }, "stop-after": { type: "string" }, help: { type: "boolean" },
 } as const;
 
 function defaultRunDir(): string {
@@ -94,6 +95,7 @@ export function resolveTrainConfig(values: Record<string, any>): TrainConfig {
   set("precision", values.precision);
   set("nproc", intFlag(values.nproc, "nproc", 1));
   if (values["sync-bn"]) cfg.syncBatchNorm = true;
+  if (values["no-label-fractions"]) cfg.linearEval.labelFractions = false;
   set("onBadImage", values["on-bad-image"]);
   for (const kv of values.set ?? []) {
     const eq = kv.indexOf("=");

@@ -64,7 +64,8 @@ export interface TrainConfig {
   precision: "auto" | "fp32" | "bf16";
   channelsLast: boolean;
   knn: { everyEpochs: number; k: number; temperature: number; monitorTrain: number; monitorTest: number };
-  linearEval: { epochs: number; maxTrain: number | null };
+  /** labelFractions: also train linear probes on 1% and 10% of the train labels (eval.json's label_fractions). */
+  linearEval: { epochs: number; maxTrain: number | null; labelFractions: boolean };
   onlineProbe: { enabled: boolean; lr: number };
   checkpointEverySteps: number;
   logEverySteps: number;
@@ -112,7 +113,7 @@ const BASE: TrainConfig = {
   // Channels-last convolutions are ~40% faster on the CPU for this small ResNet (measured in PyTorch).
   channelsLast: true,
   knn: { everyEpochs: 1, k: 200, temperature: 0.1, monitorTrain: 10000, monitorTest: 2000 },
-  linearEval: { epochs: 30, maxTrain: null },
+  linearEval: { epochs: 30, maxTrain: null, labelFractions: true },
   onlineProbe: { enabled: true, lr: 0.01 },
   checkpointEverySteps: 200,
   logEverySteps: 10,
@@ -253,6 +254,7 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   check(c.knn.temperature > 0, `knn.temperature must be positive, got ${c.knn.temperature}`);
   check(int(c.linearEval.epochs) && c.linearEval.epochs >= 1, `linearEval.epochs must be a positive integer, got ${c.linearEval.epochs}`);
   check(c.linearEval.maxTrain === null || (int(c.linearEval.maxTrain) && c.linearEval.maxTrain > 0), `linearEval.maxTrain must be a positive integer or null`);
+  check(typeof c.linearEval.labelFractions === "boolean", `linearEval.labelFractions must be true or false, got ${c.linearEval.labelFractions}`);
   check(int(c.checkpointEverySteps) && c.checkpointEverySteps >= 1, `checkpointEverySteps must be a positive integer, got ${c.checkpointEverySteps}`);
   check(int(c.logEverySteps) && c.logEverySteps >= 1, `logEverySteps must be a positive integer, got ${c.logEverySteps}`);
   check(int(c.nproc) && c.nproc >= 1 && c.nproc <= 64, `nproc must be an integer in [1, 64], got ${c.nproc}`);

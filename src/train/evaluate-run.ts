@@ -5,6 +5,7 @@ import { writeFileSync } from "node:fs";
 import * as T from "../torch/index.js";
 import { gatherBatch, sampleData, sampleSubset, type ResolvedDataset } from "../data/index.js";
 import { evaluateRepresentations } from "../eval/evaluate.js";
+import { LABEL_FRACTIONS } from "../eval/label-fractions.js";
 import { extractFeatures } from "../eval/features.js";
 import { embeddingMap } from "../eval/embedding-map.js";
 import { l2NormalizeRows, topKNeighbors } from "../eval/neighbors.js";
@@ -47,7 +48,7 @@ export async function evaluateRun(opts: {
   const r = evaluateRepresentations({
     embedTrained, embedRandom, train: trainSet, test, mean: data.mean, std: data.std, device: cfg.device,
     knnK: cfg.knn.k, knnT: cfg.knn.temperature, linear: { epochs: cfg.linearEval.epochs }, seed: cfg.seed,
-    maxTrain: cfg.linearEval.maxTrain ?? undefined,
+    maxTrain: cfg.linearEval.maxTrain ?? undefined, labelFractions: cfg.linearEval.labelFractions ? LABEL_FRACTIONS : [],
   });
   const evalS = (performance.now() - t0) / 1000;
   const result: RunEvaluation = {
@@ -57,6 +58,7 @@ export async function evaluateRun(opts: {
     knn_top1: r.knn_top1,
     linear_top1: r.linear_top1,
     baselines: r.baselines,
+    ...(r.label_fractions ? { label_fractions: r.label_fractions } : {}),
     train_s: Math.round(opts.trainS * 10) / 10,
     eval_s: Math.round(evalS * 10) / 10,
     // As the evaluation counted them (unlabeled images dropped, maxTrain applied).
