@@ -24,6 +24,8 @@ export interface MetricRow {
   knn_top1?: number | null;
   /** Online linear-probe accuracy (fraction), only on rows where it was measured. */
   online_linear_top1?: number | null;
+  /** The online probe's classifier on the kNN monitor's clean test images, at epoch ends. */
+  online_linear_clean_top1?: number | null;
 }
 
 /** eval.json as specified in SPEC section 4; accuracies are fractions in [0, 1]. */
@@ -239,6 +241,7 @@ function accuracyCurves(metrics: MetricRow[], ev: EvalResult | null, caption?: s
   const epochs = column(metrics, "epoch");
   const knn = column(metrics, "knn_top1", 100);
   const lin = column(metrics, "online_linear_top1", 100);
+  const linClean = column(metrics, "online_linear_clean_top1", 100);
   const has = (ys: Float64Array): boolean => ys.some((v) => Number.isFinite(v));
   // Rows without a measurement are dropped rather than kept as NaN, so the points join into a line.
   const pick = (ys: Float64Array): { xs: number[]; ys: number[] } => {
@@ -256,7 +259,10 @@ function accuracyCurves(metrics: MetricRow[], ev: EvalResult | null, caption?: s
   const series: Series[] = [];
   if (has(knn)) series.push({ name: "kNN top-1", ...pick(knn), color: "#4e79a7", markers: true });
   if (has(lin)) series.push({ name: "online linear top-1", ...pick(lin), color: "#e15759", markers: true });
+  if (has(linClean)) series.push({ name: "online linear top-1, clean test images", ...pick(linClean), color: "#f28e2b", markers: true });
   const hlines = [];
+  const bk = finite(ev?.knn_top1);
+  if (bk !== null) hlines.push({ y: bk * 100, label: "BYOL kNN (final evaluation, full splits)", color: "#4e79a7" });
   const rk = finite(ev?.baselines?.random_init?.knn_top1);
   if (rk !== null) hlines.push({ y: rk * 100, label: "random-init kNN (final evaluation)", color: "#888888" });
   return (

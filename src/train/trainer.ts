@@ -221,9 +221,11 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
             if (probeSeen > 0) row.online_linear_top1 = probeCorrect / probeSeen;
             const everyK = cfg.knn.everyEpochs;
             if (monitor && everyK > 0 && ((epoch + 1) % everyK === 0 || epoch + 1 === cfg.epochs) && rank0) {
-              row.knn_top1 = monitorKnn(learner, monitor, data, cfg);
+              const reading = monitorKnn(learner, monitor, data, cfg, probe);
+              row.knn_top1 = reading.knn;
+              if (reading.probeClean !== undefined) row.online_linear_clean_top1 = reading.probeClean;
               learner.train();
-              progress.log(`epoch ${epoch + 1}: kNN top-1 ${(row.knn_top1 * 100).toFixed(2)}%` + (row.online_linear_top1 !== undefined ? `, online linear ${(Number(row.online_linear_top1) * 100).toFixed(2)}%` : ""));
+              progress.log(`epoch ${epoch + 1}: kNN top-1 ${(row.knn_top1 * 100).toFixed(2)}%` + (row.online_linear_top1 !== undefined ? `, online linear ${(Number(row.online_linear_top1) * 100).toFixed(2)}%` : "") + (reading.probeClean !== undefined ? ` (${(reading.probeClean * 100).toFixed(2)}% on clean test images)` : ""));
             }
           }
           metrics.append(row);

@@ -12,6 +12,7 @@ import { linearProbe } from "../../src/eval/linear.js";
 import { evaluateRepresentations } from "../../src/eval/evaluate.js";
 import { blobs, kept, tinyImages } from "./helpers.js";
 import { byol } from "../cli/run-cli.js";
+import { readMetrics } from "../../src/train/metrics.js";
 
 function countsOf(labels: Int32Array, idx: Int32Array): Map<number, number> {
   const m = new Map<number, number>();
@@ -119,6 +120,8 @@ test("byol train writes label_fractions into eval.json and the report's table", 
   // Raw pixels of Fashion-MNIST from 10% of the smoke preset's 1,000 train labels: far above chance.
   assert.ok(ev.label_fractions["0.1"].raw_pixels > 0.5);
   const html = readFileSync(join(run, "report.html"), "utf8");
+  // (The same run's metrics: the online probe is also read on the monitor's clean test images.)
+  assert.ok(readMetrics(join(run, "metrics.jsonl")).some((row) => typeof row.online_linear_clean_top1 === "number"));
   assert.match(html, /Linear top-1, 10% of labels/);
   assert.match(html, /Linear top-1, 1% of labels/);
 });
