@@ -5,6 +5,7 @@ import { UserError } from "../util/errors.js";
 import { applyOverrides, presetConfig, setField, type TrainConfig } from "../train/config.js";
 import type { DataParallel } from "../train/trainer.js";
 import { defaultRunDir, finishConfig, trainRun } from "../train/run.js";
+import { parseDuration } from "../train/time-budget.js";
 import { intFlag, numFlag, parse } from "./args.js";
 import { joinFromEnv } from "../train/dist-context.js";
 import { isRankProcess, launchLocal } from "../train/launcher.js";
@@ -20,7 +21,10 @@ export const TRAIN_HELP = `byol train [options]
   --data-dir DIR        where fashion-mnist's IDX files are (default /usr/share/datasets/fashion-mnist)
   --limit N             use at most N pretraining images
   --device DEV          cpu | cuda | cuda:N
+  --time-budget T      train for as many epochs as fit in T (480, 90s, 8m, 1h; off = none): the
+                        first steps are timed, then the epoch count is fixed (cpu preset: 8m)
   --epochs N  --batch-size N  --lr BASE_LR  --seed N  --threads N  --precision auto|fp32|bf16
+                        (an explicit epoch count turns the time budget off)
   --config FILE         JSON file with any configuration fields (applied after the preset)
   --set FIELD=VALUE     set any configuration field, e.g. --set optimizer.weightDecay=1e-5 (repeatable)
   --resume DIR          continue the run in DIR from its last checkpoint
@@ -28,15 +32,16 @@ export const TRAIN_HELP = `byol train [options]
   --sync-bn             cross-replica BatchNorm (statistics over the global batch)
   --on-bad-image MODE   folder datasets: skip (warn) or error (default) on undecodable images
   --no-eval             skip the evaluation after training
+  --no-label-fractions  skip the linear probes from 1% and 10% of the labels (paper's Table 2)
   --quiet               no progress output`;
 
 const OPTIONS = {
   out: { type: "string" }, preset: { type: "string" }, dataset: { type: "string" }, "data-dir": { type: "string" },
-  limit: { type: "string" }, device: { type: "string" }, epochs: { type: "string" }, "batch-size": { type: "string" },
+  limit: { type: "string" }, device: { type: "string" }, epochs: { type: "string" }, "time-budget": { type: "string" }, "batch-size": { type: "string" },
   lr: { type: "string" }, seed: { type: "string" }, threads: { type: "string" }, precision: { type: "string" },
   config: { type: "string" }, set: { type: "string", multiple: true }, resume: { type: "string" },
   nproc: { type: "string" }, "sync-bn": { type: "boolean" }, "on-bad-image": { type: "string" },
-  "no-eval": { type: "boolean" }, quiet: { type: "boolean" }, "stop-after": { type: "string" }, help: { type: "boolean" },
+  "no-eval": { type: "boolean" }, "no-label-fractions": { type: "boolean" }, quiet: { type: "boolean" }, "stop-after": { type: "string" }, help: { type: "boolean" },
 } as const;
 
 function readJson(path: string, what: string): unknown {
@@ -53,11 +58,16 @@ export function resolveTrainConfig(values: Record<string, any>): TrainConfig {
   let cfg: TrainConfig;
   if (values.resume) {
     cfg = readJson(join(values.resume, "config.json"), "run configuration") as TrainConfig;
+    // A run written before time budgets existed had none.
+    const hadBudgetField = "timeBudgetS" in cfg;
     cfg = applyOverrides(presetConfig(cfg.preset ?? "cpu"), cfg);
+    if (!hadBudgetField) cfg.timeBudgetS = null;
   } else {
     cfg = presetConfig(values.preset ?? "cpu");
   }
-  let epochsChosen = values.resume !== undefined || values.epochs !== undefined;
+  if (values.resume && values["time-budget"] !== undefined) throw new UserError("--time-budget cannot change a resumed run: it continues with the epochs its budget chose");
+  // An epoch count given explicitly wins over a time budget.
+  let epochsChosen = values.epochs !== undefined;
   if (values.config) {
     const file = readJson(values.config, "config file");
     epochsChosen ||= typeof file === "object" && file !== null && "epochs" in file;
@@ -69,6 +79,7 @@ export function resolveTrainConfig(values: Record<string, any>): TrainConfig {
   set("datasetLimit", intFlag(values.limit, "limit", 1));
   set("device", values.device);
   set("epochs", intFlag(values.epochs, "epochs", 1));
+  if (values["time-budget"] !== undefined) cfg.timeBudgetS = parseDuration(values["time-budget"]);
   set("batchSize", intFlag(values["batch-size"], "batch-size", 2));
   set("optimizer.baseLr", numFlag(values.lr, "lr"));
   set("seed", intFlag(values.seed, "seed", 0));
@@ -76,6 +87,7 @@ export function resolveTrainConfig(values: Record<string, any>): TrainConfig {
   set("precision", values.precision);
   set("nproc", intFlag(values.nproc, "nproc", 1));
   if (values["sync-bn"]) cfg.syncBatchNorm = true;
+  if (values["no-label-fractions"]) cfg.linearEval.labelFractions = false;
   set("onBadImage", values["on-bad-image"]);
   for (const kv of values.set ?? []) {
     const eq = kv.indexOf("=");
@@ -83,8 +95,13 @@ export function resolveTrainConfig(values: Record<string, any>): TrainConfig {
     setField(cfg, kv.slice(0, eq), kv.slice(eq + 1));
   }
   epochsChosen ||= (values.set ?? []).some((kv: string) => kv.startsWith("epochs="));
+  // (A resumed run keeps its config.json's budget and plan.)
+  if (epochsChosen && !values.resume) {
+    cfg.timeBudgetS = null;
+    cfg.resolved = null;
+  }
   // config.json records what the run actually does, not "auto" (see finishConfig).
-  return finishConfig(cfg, epochsChosen);
+  return finishConfig(cfg);
 }
 
 export interface TrainCommandHooks {

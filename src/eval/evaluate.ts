@@ -3,6 +3,8 @@
 //   - trained:      kNN and linear probe on the BYOL encoder's representation y;
 //   - random_init:  the same architecture at its random initialisation (what training adds);
 //   - raw_pixels:   a linear probe on the normalised pixels themselves (what any encoder must beat).
+// Optionally each of the three also gets linear probes trained on 1% and 10% of the train labels (the
+// paper's semi-supervised protocol, label-fractions.ts), on the same features.
 // Features are extracted once per encoder and split, then shared by the kNN and the linear probe.
 import * as T from "../torch/index.js";
 import { subset, type ImageSet } from "../data/dataset.js";
@@ -11,6 +13,7 @@ import { UserError } from "../util/errors.js";
 import { extractFeatures, rawPixelFeatures, type EmbedFn } from "./features.js";
 import { KNN_DEFAULTS, knnTop1 } from "./knn.js";
 import { linearProbe, type LinearProbeOptions } from "./linear.js";
+import { fractionProbes, type LabelFractionScores } from "./label-fractions.js";
 
 /** Inputs of evaluateRepresentations. */
 export interface EvaluateOptions {
@@ -37,6 +40,8 @@ export interface EvaluateOptions {
   seed?: number;
   /** Use at most this many train images (a fixed random subset) for the kNN bank and the probes. */
   maxTrain?: number;
+  /** Label fractions (e.g. [0.01, 0.1]) whose class-balanced train subsets get their own linear probe; default none. */
+  labelFractions?: readonly number[];
   /** Progress messages. */
   log?: (msg: string) => void;
 }
@@ -62,8 +67,10 @@ export interface EvaluationResult extends EncoderScores {
   knn: { k: number; temperature: number };
   /** Linear probe on the trained features: its train accuracy and epochs run. */
   linear: { train_top1: number; epochs: number };
-  /** Seconds spent in each part. */
-  timings: { features_s: number; knn_s: number; linear_s: number; baselines_s: number; total_s: number };
+  /** Linear top-1 from each label fraction's subset, for the three representations (absent without fractions). */
+  label_fractions?: LabelFractionScores;
+  /** Seconds spent in each part (label_fractions_s, with fractions only: all their probes, counted in no other part). */
+  timings: { features_s: number; knn_s: number; linear_s: number; baselines_s: number; label_fractions_s?: number; total_s: number };
 }
 
 /** Scores a trained encoder (kNN and linear probe) against a random-init encoder and raw pixels, all on the same test split. */
@@ -79,7 +86,18 @@ export function evaluateRepresentations(o: EvaluateOptions): EvaluationResult {
   const device = o.device ?? "cpu";
   const featureOpts = { batchSize: o.batchSize, device, mean: o.mean, std: o.std };
   const linearOpts: LinearProbeOptions = { device, numClasses, seed, ...o.linear };
-  const timings = { features_s: 0, knn_s: 0, linear_s: 0, baselines_s: 0, total_s: 0 };
+  const fractions = o.labelFractions ?? [];
+  const timings: EvaluationResult["timings"] = { features_s: 0, knn_s: 0, linear_s: 0, baselines_s: 0, ...(fractions.length ? { label_fractions_s: 0 } : {}), total_s: 0 };
+  let fractionsS = 0;
+  // Linear probes on the fractions' subsets of rows of features already extracted.
+  const fractionScores = (ftr: T.Tensor, fte: T.Tensor, name: string): Record<string, number> => {
+    if (fractions.length === 0) return {};
+    const t = performance.now();
+    const r = fractionProbes(ftr, trainLabels, fte, testLabels, fractions, seed, linearOpts);
+    fractionsS += since(t);
+    log(`evaluation: ${name}: linear top-1 from ${fractions.map((f) => `${f * 100}%`).join(" / ")} of the labels: ${Object.values(r).map((a) => `${(a * 100).toFixed(2)}%`).join(" / ")}`);
+    return r;
+  };
   const since = (t: number) => (performance.now() - t) / 1000;
 
   // Features of one encoder on both splits, then its kNN and linear scores; the features are freed
@@ -100,6 +118,7 @@ export function evaluateRepresentations(o: EvaluateOptions): EvaluationResult {
       const lin = linearProbe(ftr, trainLabels, fte, testLabels, linearOpts);
       const linS = since(t);
       log(`evaluation: ${name}: linear top-1 ${(lin.top1 * 100).toFixed(2)}%`);
+      const fr = fractionScores(ftr, fte, name);
       if (addTo === "main") {
         timings.features_s += featS;
         timings.knn_s += knnS;
@@ -107,7 +126,7 @@ export function evaluateRepresentations(o: EvaluateOptions): EvaluationResult {
       } else {
         timings.baselines_s += featS + knnS + linS;
       }
-      return { knn, lin, dim: ftr.size(1) };
+      return { knn, lin, fr, dim: ftr.size(1) };
     } finally {
       ftr.dispose();
       fte?.dispose();
@@ -118,13 +137,16 @@ export function evaluateRepresentations(o: EvaluateOptions): EvaluationResult {
   const random = score(o.embedRandom, "random-init encoder", "baseline");
 
   const tRaw = performance.now();
+  const fractionsBefore = fractionsS;
   log(`evaluation: raw pixels: linear probe on ${train.channels * train.height * train.width}-dimensional pixels`);
   const rtr = rawPixelFeatures(train, o.mean, o.std);
   let raw: number;
+  let rawFr: Record<string, number>;
   try {
     const rte = rawPixelFeatures(test, o.mean, o.std);
     try {
       raw = linearProbe(rtr, trainLabels, rte, testLabels, linearOpts).top1;
+      rawFr = fractionScores(rtr, rte, "raw pixels");
     } finally {
       rte.dispose();
     }
@@ -132,9 +154,10 @@ export function evaluateRepresentations(o: EvaluateOptions): EvaluationResult {
     rtr.dispose();
   }
   log(`evaluation: raw pixels: linear top-1 ${(raw * 100).toFixed(2)}%`);
-  timings.baselines_s += since(tRaw);
+  timings.baselines_s += since(tRaw) - (fractionsS - fractionsBefore);
+  if (fractions.length) timings.label_fractions_s = fractionsS;
   timings.total_s = since(t0);
-  for (const key of Object.keys(timings) as (keyof typeof timings)[]) timings[key] = Math.round(timings[key] * 100) / 100;
+  for (const key of Object.keys(timings) as (keyof typeof timings)[]) timings[key] = Math.round(timings[key]! * 100) / 100;
 
   return {
     knn_top1: trained.knn,
@@ -150,6 +173,7 @@ export function evaluateRepresentations(o: EvaluateOptions): EvaluationResult {
     feature_dim: trained.dim,
     knn: { k: Math.min(k, train.n), temperature },
     linear: { train_top1: trained.lin.trainTop1, epochs: trained.lin.epochs },
+    ...(fractions.length ? { label_fractions: Object.fromEntries(fractions.map((f) => [String(f), { byol: trained.fr[String(f)], random_init: random.fr[String(f)], raw_pixels: rawFr[String(f)] }])) } : {}),
     timings,
   };
 }

@@ -24,6 +24,8 @@ export interface MetricRow {
   knn_top1?: number | null;
   /** Online linear-probe accuracy (fraction), only on rows where it was measured. */
   online_linear_top1?: number | null;
+  /** The online probe's classifier on the kNN monitor's clean test images, at epoch ends. */
+  online_linear_clean_top1?: number | null;
 }
 
 /** eval.json as specified in SPEC section 4; accuracies are fractions in [0, 1]. */
@@ -39,6 +41,8 @@ export interface EvalResult {
   };
   /** Where the test split comes from, when the dataset has no published one (e.g. a folder's held-out part). */
   test_split?: string;
+  /** Linear top-1 from class-balanced subsets of the train labels, keyed by fraction ("0.01", "0.1"). */
+  label_fractions?: Record<string, { byol?: number; random_init?: number; raw_pixels?: number }>;
 }
 
 export interface EmbeddingMapInput {
@@ -239,6 +243,7 @@ function accuracyCurves(metrics: MetricRow[], ev: EvalResult | null, caption?: s
   const epochs = column(metrics, "epoch");
   const knn = column(metrics, "knn_top1", 100);
   const lin = column(metrics, "online_linear_top1", 100);
+  const linClean = column(metrics, "online_linear_clean_top1", 100);
   const has = (ys: Float64Array): boolean => ys.some((v) => Number.isFinite(v));
   // Rows without a measurement are dropped rather than kept as NaN, so the points join into a line.
   const pick = (ys: Float64Array): { xs: number[]; ys: number[] } => {
@@ -256,7 +261,10 @@ function accuracyCurves(metrics: MetricRow[], ev: EvalResult | null, caption?: s
   const series: Series[] = [];
   if (has(knn)) series.push({ name: "kNN top-1", ...pick(knn), color: "#4e79a7", markers: true });
   if (has(lin)) series.push({ name: "online linear top-1", ...pick(lin), color: "#e15759", markers: true });
+  if (has(linClean)) series.push({ name: "online linear top-1, clean test images", ...pick(linClean), color: "#f28e2b", markers: true });
   const hlines = [];
+  const bk = finite(ev?.knn_top1);
+  if (bk !== null) hlines.push({ y: bk * 100, label: "BYOL kNN (final evaluation, full splits)", color: "#4e79a7" });
   const rk = finite(ev?.baselines?.random_init?.knn_top1);
   if (rk !== null) hlines.push({ y: rk * 100, label: "random-init kNN (final evaluation)", color: "#888888" });
   return (
@@ -269,24 +277,31 @@ function accuracyCurves(metrics: MetricRow[], ev: EvalResult | null, caption?: s
 
 function evalTable(ev: EvalResult | null): string {
   if (!ev) return note("No evaluation yet: eval.json is written after training (or by `byol eval RUN_DIR`).");
-  const rows: Array<[string, unknown, unknown]> = [
-    [`BYOL (${fmtNum(ev.epochs, 4)} epochs)`, ev.knn_top1, ev.linear_top1],
-    ["Random-init encoder", ev.baselines?.random_init?.knn_top1, ev.baselines?.random_init?.linear_top1],
-    ["Raw pixels", undefined, ev.baselines?.raw_pixels?.linear_top1],
+  // The semi-supervised columns (linear probes from a fraction of the labels), largest fraction first.
+  const fr = ev.label_fractions && typeof ev.label_fractions === "object" ? ev.label_fractions : {};
+  const fractions = Object.keys(fr).filter((k) => Number(k) > 0).sort((a, b) => Number(b) - Number(a));
+  const frac = (key: "byol" | "random_init" | "raw_pixels") => fractions.map((f) => fr[f]?.[key]);
+  const rows: Array<[string, ...unknown[]]> = [
+    [`BYOL (${fmtNum(ev.epochs, 4)} epochs)`, ev.knn_top1, ev.linear_top1, ...frac("byol")],
+    ["Random-init encoder", ev.baselines?.random_init?.knn_top1, ev.baselines?.random_init?.linear_top1, ...frac("random_init")],
+    ["Raw pixels", undefined, ev.baselines?.raw_pixels?.linear_top1, ...frac("raw_pixels")],
   ];
   // Bold the best value in each column so the comparison reads at a glance.
-  const best = (col: 1 | 2): number => Math.max(...rows.map((r) => finite(r[col]) ?? -Infinity));
+  const best = (col: number): number => Math.max(...rows.map((r) => finite(r[col]) ?? -Infinity));
   const cell = (v: unknown, b: number): string => {
     const x = finite(v);
     return `<td class="num${x !== null && x === b ? " best" : ""}">${x === null ? DASH : esc(fmtPct(x))}</td>`;
   };
-  const bk = best(1);
-  const bl = best(2);
+  const columns = ["kNN top-1", "Linear top-1", ...fractions.map((f) => `Linear top-1, ${fmtNum(Number(f) * 100, 3)}% of labels`)];
+  const bests = columns.map((_, i) => best(i + 1));
+  const fractionNote = fractions.length
+    ? ` The ${fractions.map((f) => `${fmtNum(Number(f) * 100, 3)}%`).join(" and ")} columns: the same linear protocol trained on class-balanced, seeded subsets of the train labels (the paper's semi-supervised setting, Table 2), scored on the whole test split.`
+    : "";
   return (
-    `<table class="acc"><thead><tr><th>Encoder</th><th class="num">kNN top-1</th><th class="num">Linear top-1</th></tr></thead><tbody>` +
-    rows.map((r) => `<tr><td>${esc(r[0])}</td>${cell(r[1], bk)}${cell(r[2], bl)}</tr>`).join("") +
+    `<table class="acc"><thead><tr><th>Encoder</th>${columns.map((c) => `<th class="num">${esc(c)}</th>`).join("")}</tr></thead><tbody>` +
+    rows.map((r) => `<tr><td>${esc(r[0])}</td>${columns.map((_, i) => cell(r[i + 1], bests[i]!)).join("")}</tr>`).join("") +
     `</tbody></table>` +
-    `<p class="cap">${ev.test_split ? `Test split: ${esc(ev.test_split)}` : `Test split of ${esc(ev.dataset ?? DASH)}`}; all three measured in the same run. Wall time ${esc(fmtDuration(ev.wall_s))}.</p>`
+    `<p class="cap">${ev.test_split ? `Test split: ${esc(ev.test_split)}` : `Test split of ${esc(ev.dataset ?? DASH)}`}; all measured in the same run. Wall time ${esc(fmtDuration(ev.wall_s))}.${esc(fractionNote)}</p>`
   );
 }
 

@@ -2,6 +2,7 @@
 // three presets, and how flags and a JSON file override it. Invalid values are UserErrors.
 import { UserError } from "../util/errors.js";
 import { cpuHasNativeBf16 } from "../torch/index.js";
+import type { BudgetPlan } from "./time-budget.js";
 
 /** cpu (a laptop in 10 minutes), gpu (one GPU, the paper's heads) or smoke (seconds, for tests). */
 export type PresetName = "cpu" | "gpu" | "smoke";
@@ -26,7 +27,16 @@ export interface TrainConfig {
   device: string;
   threads: number;
   seed: number;
+  /** Epochs to train; with a time budget, the provisional count until the budget fixes it. */
   epochs: number;
+  /**
+   * Seconds of training (set-up and evaluation excluded) the run must fit in, or null for none: the
+   * first steps are timed and `epochs` is then fixed to what fits (src/train/time-budget.ts). An
+   * explicit epoch count (--epochs, a config file's or --set epochs=) turns it off.
+   */
+  timeBudgetS: number | null;
+  /** What the time budget fixed (written into config.json, so that --resume keeps it); null before. */
+  resolved: BudgetPlan | null;
   batchSize: number;
   encoder: {
     arch: "resnet18" | "resnet34" | "resnet50";
@@ -62,7 +72,8 @@ export interface TrainConfig {
    */
   cudaGraph: "auto" | "on" | "off";
   knn: { everyEpochs: number; k: number; temperature: number; monitorTrain: number; monitorTest: number };
-  linearEval: { epochs: number; maxTrain: number | null };
+  /** labelFractions: also train linear probes on 1% and 10% of the train labels (eval.json's label_fractions). */
+  linearEval: { epochs: number; maxTrain: number | null; labelFractions: boolean };
   /** A folder of class subfolders without a test split: the fraction of each class held out for evaluation. */
   evalHoldout: number;
   onlineProbe: { enabled: boolean; lr: number };
@@ -83,9 +94,10 @@ const BASE: TrainConfig = {
   device: "cpu",
   threads: 0,
   seed: 0,
-  // 8 epochs fit the 10-minute budget in bf16 on a CPU with native bf16 (about 1,600 img/s); where auto
-  // precision falls back to float32 (about 700 img/s) the cpu preset trains CPU_PRESET_FLOAT32_EPOCHS.
+  // Without a time budget 8 epochs; the cpu preset's budget replaces this count by what fits.
   epochs: 8,
+  timeBudgetS: null,
+  resolved: null,
   batchSize: 256,
   // Quarter width (a 128-d representation). Measured on Fashion-MNIST (kNN / linear top-1, full test
   // split): width 0.5 after 2 epochs 75.9% / 80.3% against its own random initialisation's 76.6% /
@@ -112,7 +124,7 @@ const BASE: TrainConfig = {
   channelsLast: true,
   cudaGraph: "auto",
   knn: { everyEpochs: 1, k: 200, temperature: 0.1, monitorTrain: 10000, monitorTest: 2000 },
-  linearEval: { epochs: 30, maxTrain: null },
+  linearEval: { epochs: 30, maxTrain: null, labelFractions: true },
   evalHoldout: 0.2,
   onlineProbe: { enabled: true, lr: 0.01 },
   checkpointEverySteps: 200,
@@ -121,15 +133,15 @@ const BASE: TrainConfig = {
   syncBatchNorm: false,
 };
 
-/** The cpu preset's epochs when "auto" precision resolves to float32 and no epoch count was given. */
-export const CPU_PRESET_FLOAT32_EPOCHS = 4;
-
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
 
 // The presets differ from BASE only where they say so.
 const PRESETS: Record<PresetName, DeepPartial<TrainConfig>> = {
-  // A small ResNet that trains, evaluates and reports on 2 cores within 10 minutes.
-  cpu: {},
+  // A small ResNet that trains, evaluates and reports on 2 cores within 10 minutes: as many epochs as
+  // fit in 8 minutes of training on the machine at hand (bf16 or float32, fast or slow cores). 480 s
+  // leaves ~100 s of the main job's 10 minutes for the evaluation (49 s measured on a fast 2-core
+  // machine; it runs in float32 everywhere) and the report.
+  cpu: { timeBudgetS: 480 },
   // ResNet-18 with the paper's heads and the 300-epoch hyperparameters (SPEC §1), sized for one GPU.
   gpu: {
     preset: "gpu", device: "cuda", epochs: 100, batchSize: 512,
@@ -223,6 +235,12 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   check(int(c.threads) && c.threads >= 0, `threads must be a non-negative integer (0 = all cores), got ${c.threads}`);
   check(int(c.seed) && c.seed >= 0, `seed must be a non-negative integer, got ${c.seed}`);
   check(int(c.epochs) && c.epochs >= 1, `epochs must be a positive integer, got ${c.epochs}`);
+  check(c.timeBudgetS === null || (typeof c.timeBudgetS === "number" && c.timeBudgetS > 0 && Number.isFinite(c.timeBudgetS)), `timeBudgetS must be a positive number of seconds or null, got ${c.timeBudgetS}`);
+  if (c.resolved !== null) {
+    const r = c.resolved;
+    check(typeof r === "object" && int(r.epochs) && int(r.stepsPerEpoch) && r.totalSteps === r.epochs * r.stepsPerEpoch, "resolved must be the plan a time budget wrote (epochs, stepsPerEpoch, totalSteps = epochs × stepsPerEpoch) or null");
+    check(r.epochs === c.epochs, `resolved.epochs (${r.epochs}) must equal epochs (${c.epochs}): the time budget's plan fixes the epoch count`);
+  }
   check(int(c.batchSize) && c.batchSize >= 2, `batchSize must be an integer of at least 2 (BatchNorm needs two samples), got ${c.batchSize}`);
   check(["resnet18", "resnet34", "resnet50"].includes(c.encoder.arch), `encoder.arch must be resnet18, resnet34 or resnet50, got "${c.encoder.arch}"`);
   check(c.encoder.stem === "imagenet" || c.encoder.stem === "small", `encoder.stem must be imagenet or small, got "${c.encoder.stem}"`);
@@ -251,6 +269,7 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   check(int(c.linearEval.epochs) && c.linearEval.epochs >= 1, `linearEval.epochs must be a positive integer, got ${c.linearEval.epochs}`);
   check(c.linearEval.maxTrain === null || (int(c.linearEval.maxTrain) && c.linearEval.maxTrain > 0), `linearEval.maxTrain must be a positive integer or null`);
   check(c.evalHoldout > 0 && c.evalHoldout < 1, `evalHoldout must be in (0, 1), got ${c.evalHoldout}`);
+  check(typeof c.linearEval.labelFractions === "boolean", `linearEval.labelFractions must be true or false, got ${c.linearEval.labelFractions}`);
   check(int(c.checkpointEverySteps) && c.checkpointEverySteps >= 1, `checkpointEverySteps must be a positive integer, got ${c.checkpointEverySteps}`);
   check(int(c.logEverySteps) && c.logEverySteps >= 1, `logEverySteps must be a positive integer, got ${c.logEverySteps}`);
   check(int(c.nproc) && c.nproc >= 1 && c.nproc <= 64, `nproc must be an integer in [1, 64], got ${c.nproc}`);

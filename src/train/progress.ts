@@ -4,12 +4,14 @@ import cliProgress from "cli-progress";
 export interface Progress {
   update(step: number, info: { epoch: number; loss: number; imgPerS: number; lr: number }): void;
   log(line: string): void;
+  /** The total changed (a time budget fixed it). */
+  setTotal(total: number): void;
   stop(): void;
 }
 
 export function makeProgress(total: number, opts: { enabled: boolean; plainEvery: number }): Progress {
   if (!opts.enabled) {
-    return { update() {}, log() {}, stop() {} };
+    return { update() {}, log() {}, setTotal() {}, stop() {} };
   }
   if (process.stderr.isTTY) {
     const bar = new cliProgress.SingleBar(
@@ -25,6 +27,10 @@ export function makeProgress(total: number, opts: { enabled: boolean; plainEvery
     return {
       update(step, i) {
         bar.update(step, { epoch: i.epoch, loss: i.loss.toFixed(4), ips: i.imgPerS.toFixed(0) });
+      },
+      setTotal(t) {
+        total = t;
+        bar.setTotal(t);
       },
       log(line) {
         bar.stop();
@@ -45,6 +51,9 @@ export function makeProgress(total: number, opts: { enabled: boolean; plainEvery
     },
     log(line) {
       process.stderr.write(line + "\n");
+    },
+    setTotal(t) {
+      total = t;
     },
     stop() {},
   };

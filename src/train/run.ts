@@ -8,7 +8,7 @@ import { resolveDataset, type ResolvedDataset } from "../data/index.js";
 import type { BYOL, Encoder } from "../byol/learner.js";
 import { UserError } from "../util/errors.js";
 import {
-  applyOverrides, CPU_PRESET_FLOAT32_EPOCHS, effectivePrecision, presetConfig, validateConfig, type PresetName, type TrainConfig,
+  applyOverrides, effectivePrecision, presetConfig, validateConfig, type PresetName, type TrainConfig,
 } from "./config.js";
 import { applyThreads, datasetOptions, type EncoderFactory } from "./build.js";
 import { train as trainLoop, writeConfig, type DataParallel } from "./trainer.js";
@@ -23,26 +23,22 @@ export type ConfigInput = DeepPartial<TrainConfig> & { preset?: PresetName };
 
 /**
  * The full configuration from a preset and overrides, validated, with "auto" precision resolved.
- * Unknown fields and invalid values are UserErrors. `epochsChosen` (default: whether `over` sets
- * epochs) keeps the cpu preset's epochs when its float32 fallback would otherwise lower them.
+ * Unknown fields and invalid values are UserErrors. An epoch count given in `over` wins over the
+ * preset's time budget (`timeBudgetS`), as `--epochs` does on the command line.
  */
-export function resolveConfig(over: ConfigInput = {}, epochsChosen = over.epochs !== undefined): TrainConfig {
-  return finishConfig(applyOverrides(presetConfig(over.preset ?? "cpu"), over), epochsChosen);
+export function resolveConfig(over: ConfigInput = {}): TrainConfig {
+  const cfg = applyOverrides(presetConfig(over.preset ?? "cpu"), over);
+  if (over.epochs !== undefined && over.timeBudgetS === undefined) {
+    cfg.timeBudgetS = null;
+    cfg.resolved = null;
+  }
+  return finishConfig(cfg);
 }
 
-/**
- * Validates a configuration and records what the run will actually do: "auto" precision becomes
- * fp32 or bf16, and the cpu preset, where it falls back to float32 and no epoch count was chosen,
- * trains CPU_PRESET_FLOAT32_EPOCHS (its 8 epochs fit the 10-minute budget only at bf16 speed).
- */
-export function finishConfig(cfg: TrainConfig, epochsChosen: boolean): TrainConfig {
+/** Validates a configuration and records what the run will actually do: "auto" precision becomes fp32 or bf16. */
+export function finishConfig(cfg: TrainConfig): TrainConfig {
   validateConfig(cfg);
-  const auto = cfg.precision === "auto";
   cfg.precision = effectivePrecision(cfg);
-  if (cfg.preset === "cpu" && auto && cfg.precision === "fp32" && !epochsChosen) {
-    cfg.epochs = CPU_PRESET_FLOAT32_EPOCHS;
-    cfg.optimizer.warmupEpochs = Math.min(cfg.optimizer.warmupEpochs, cfg.epochs);
-  }
   return cfg;
 }
 

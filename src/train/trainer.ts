@@ -5,11 +5,9 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as T from "../torch/index.js";
-import { epochOrder, batches, sampleSubset, type ImageSet, type ResolvedDataset } from "../data/index.js";
+import { epochOrder, batches, type ResolvedDataset } from "../data/index.js";
 import { warmupCosineLr, byolTau } from "../optim/schedules.js";
 import { OnlineProbe } from "../eval/online-probe.js";
-import { extractFeatures } from "../eval/features.js";
-import { knnTop1 } from "../eval/knn.js";
 import type { BYOL } from "../byol/learner.js";
 import type { Encoder } from "../byol/learner.js";
 import type { Optimizer } from "../optim/index.js";
@@ -21,6 +19,8 @@ import { MetricsLog, type MetricRow } from "./metrics.js";
 import { makeProgress } from "./progress.js";
 import { TrainStep, type DataParallel, type StepStats } from "./step.js";
 import { restoreRngStates, rngStateTensors } from "./rng-state.js";
+import { estimateMonitorS, monitorKnn, monitorSets } from "./monitor.js";
+import { BudgetedTotal, type BudgetPlan } from "./time-budget.js";
 
 export type { DataParallel } from "./step.js";
 
@@ -49,12 +49,6 @@ export interface TrainResult {
 
 function isRank0(o: TrainOptions): boolean {
   return !o.dp || o.dp.rank === 0;
-}
-
-/** The labeled train set and test set the kNN monitor uses, subsampled deterministically. */
-function monitorSets(data: ResolvedDataset, cfg: TrainConfig): { bank: ImageSet; query: ImageSet } | null {
-  if (!data.trainLabeled?.labels || !data.test?.labels) return null;
-  return { bank: sampleSubset(data.trainLabeled, cfg.knn.monitorTrain, cfg.seed), query: sampleSubset(data.test, cfg.knn.monitorTest, cfg.seed) };
 }
 
 /** The BYOL training loop on an opened dataset: writes metrics.jsonl and checkpoints, resumes, stops cleanly on Ctrl-C or a non-finite state. */
@@ -89,7 +83,7 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
 
   const perRankOrderLength = Math.ceil(set.n / worldSize);
   const stepsPerEpoch = Math.floor(perRankOrderLength / cfg.batchSize);
-  const totalSteps = cfg.epochs * stepsPerEpoch;
+  let totalSteps = cfg.epochs * stepsPerEpoch;
   const warmupSteps = Math.round(cfg.optimizer.warmupEpochs * stepsPerEpoch);
   const lrPeak = peakLr(cfg);
 
@@ -178,6 +172,14 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
   process.on("SIGTERM", onSigint);
   const progress = makeProgress(totalSteps, { enabled: rank0 && !opts.quiet, plainEvery: cfg.logEverySteps * 10 });
   const monitor = monitorSets(data, cfg);
+  // A time budget not yet turned into a plan: time the first steps, then fix the epochs (time-budget.ts).
+  const budget = cfg.timeBudgetS !== null && cfg.resolved === null && step < stepsPerEpoch
+    ? new BudgetedTotal({
+      budgetS: cfg.timeBudgetS, stepsPerEpoch, provisionalTotal: totalSteps, stepsBefore: step, elapsedBeforeS: wallBefore,
+      agree: dp ? (m) => { const [s, p, e] = dp.meanOf([m.secondsPerStep, m.perEpochS * worldSize, m.elapsedS]); return { secondsPerStep: s, perEpochS: p, elapsedS: e }; } : undefined,
+    })
+    : null;
+  const monitorPerEpochS = () => (monitor && rank0 && cfg.knn.everyEpochs > 0 ? estimateMonitorS(learner, monitor, data, cfg) / cfg.knn.everyEpochs : 0);
   const t0 = performance.now();
   const wall = () => wallBefore + (performance.now() - t0) / 1000;
   let intervalStart = performance.now();
@@ -203,6 +205,8 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
         const tau = byolTau(step, totalSteps, cfg.tauBase);
         if (trainStep.run(batch.images, batch.labels ?? null, lr, tau)) probeSeen += cfg.batchSize;
         step++;
+        const plan = budget?.stepDone(monitorPerEpochS) ?? null;
+        if (plan) totalSteps = adoptPlan(cfg, plan, opts, progress);
         intervalImages += cfg.batchSize * worldSize;
         const epochEnd = b === epochBatches.length - 1;
         if (step % cfg.logEverySteps === 0 || epochEnd) {
@@ -217,16 +221,19 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
             if (probeSeen > 0) row.online_linear_top1 = st.probeCorrect / probeSeen;
             const everyK = cfg.knn.everyEpochs;
             if (monitor && everyK > 0 && ((epoch + 1) % everyK === 0 || epoch + 1 === cfg.epochs) && rank0) {
-              row.knn_top1 = monitorKnn(learner, monitor, data, cfg);
+              const reading = monitorKnn(learner, monitor, data, cfg, probe);
+              row.knn_top1 = reading.knn;
+              if (reading.probeClean !== undefined) row.online_linear_clean_top1 = reading.probeClean;
               learner.train();
-              progress.log(`epoch ${epoch + 1}: kNN top-1 ${(row.knn_top1 * 100).toFixed(2)}%` + (row.online_linear_top1 !== undefined ? `, online linear ${(Number(row.online_linear_top1) * 100).toFixed(2)}%` : ""));
+              progress.log(`epoch ${epoch + 1}: kNN top-1 ${(row.knn_top1 * 100).toFixed(2)}%` + (row.online_linear_top1 !== undefined ? `, online linear ${(Number(row.online_linear_top1) * 100).toFixed(2)}%` : "") + (reading.probeClean !== undefined ? ` (${(reading.probeClean * 100).toFixed(2)}% on clean test images)` : ""));
             }
           }
           metrics.append(row);
           progress.update(step, { epoch: epoch + 1, loss: lossMean, imgPerS: ips, lr });
         }
         const stopNow = interrupted || (opts.stopAfterStep !== undefined && step >= opts.stopAfterStep);
-        if (step % cfg.checkpointEverySteps === 0 || stopNow) {
+        // (A checkpoint right after the plan, so that a resume never meets a checkpoint without it.)
+        if (step % cfg.checkpointEverySteps === 0 || stopNow || plan) {
           const done = b + 1;
           if (done === epochBatches.length) save(epoch + 1, 0, wall());
           else save(epoch, done, wall());
@@ -262,19 +269,15 @@ function firstNonFinite(tensors: Record<string, T.Tensor>): string | null {
   return i < 0 ? null : names[i];
 }
 
-/** kNN top-1 of the current online encoder on the monitor subsets. */
-function monitorKnn(learner: BYOL, m: { bank: ImageSet; query: ImageSet }, data: ResolvedDataset, cfg: TrainConfig): number {
-  const embed = (x: T.Tensor) => learner.online.encoder.forward(x);
-  return T.tidy(() => T.noGrad(() => {
-    learner.eval();
-    const fo = { batchSize: 512, device: cfg.device, mean: data.mean, std: data.std };
-    const bank = extractFeatures(embed, m.bank, fo);
-    const query = extractFeatures(embed, m.query, fo);
-    const acc = knnTop1(bank, m.bank.labels!, query, m.query.labels!, { k: cfg.knn.k, temperature: cfg.knn.temperature, numClasses: m.bank.classes?.length });
-    bank.dispose();
-    query.dispose();
-    return acc;
-  }));
+/** Fixes the run's epochs to the time budget's plan, records it in config.json; the new total steps. */
+function adoptPlan(cfg: TrainConfig, plan: BudgetPlan, opts: TrainOptions, progress: ReturnType<typeof makeProgress>): number {
+  cfg.epochs = plan.epochs;
+  cfg.resolved = plan;
+  cfg.optimizer.warmupEpochs = Math.min(cfg.optimizer.warmupEpochs, plan.epochs);
+  if (isRank0(opts)) writeConfig(opts.runDir, cfg);
+  progress.setTotal(plan.totalSteps);
+  progress.log(`time budget ${plan.budgetS} s: ${plan.secondsPerStep.toFixed(3)} s/step, ${plan.perEpochS.toFixed(1)} s of kNN monitor per epoch -> ${plan.epochs} epochs (${plan.totalSteps} steps)`);
+  return plan.totalSteps;
 }
 
 export function writeConfig(runDir: string, cfg: TrainConfig): void {

@@ -79,19 +79,23 @@ test("precision auto: bf16 on a GPU and on a CPU with native bf16, float32 elsew
   assert.throws(() => validateConfig(c), /precision must be auto, fp32 or bf16, got "half"/);
 });
 
-test("the cpu preset trains 8 epochs in bf16 and 4 where auto precision falls back to float32", () => {
+test("the cpu preset's epochs come from its time budget in bf16 and float32 alike; an explicit count wins", () => {
   const nativeBf16 = cpuinfoNamesNativeBf16();
   const auto = resolveTrainConfig({});
   assert.equal(auto.precision, nativeBf16 ? "bf16" : "fp32", "config.json records the resolved precision, never auto");
-  assert.equal(auto.epochs, nativeBf16 ? 8 : 4);
-  // An explicit choice is kept, whichever way it was given.
+  // No float32 fallback count: the budget times the steps at whatever precision they run.
+  assert.equal(auto.epochs, 8, "the provisional count until the budget fixes it");
+  assert.equal(auto.timeBudgetS, 480);
+  assert.equal(resolveTrainConfig({ precision: "fp32" }).timeBudgetS, 480);
+  // An explicit choice is kept, whichever way it was given, and turns the budget off.
+  for (const c of [resolveTrainConfig({ epochs: "8" }), resolveTrainConfig({ set: ["epochs=6"] })]) assert.equal(c.timeBudgetS, null);
   assert.equal(resolveTrainConfig({ epochs: "8" }).epochs, 8);
   assert.equal(resolveTrainConfig({ set: ["epochs=6"] }).epochs, 6);
   const file = join(mkdtempSync(join(tmpdir(), "byol-cfg-")), "c.json");
   writeFileSync(file, JSON.stringify({ epochs: 8 }));
   assert.equal(resolveTrainConfig({ config: file }).epochs, 8);
+  assert.equal(resolveTrainConfig({ config: file }).timeBudgetS, null);
   const fp32 = resolveTrainConfig({ precision: "fp32" });
   assert.equal(fp32.precision, "fp32");
-  assert.equal(fp32.epochs, 8, "float32 asked for explicitly keeps the preset's epochs");
   assert.equal(resolveTrainConfig({ preset: "smoke" }).precision, "fp32");
 });

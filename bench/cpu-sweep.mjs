@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+// `node bench/cpu-sweep.mjs [--budget 8m] [--only NAME,...] [--dry-run] [--out DIR]`: a sweep of
+// cpu-preset candidates on Fashion-MNIST, each trained for the SAME wall-clock budget (--time-budget),
+// so that a cheaper architecture is credited with the extra epochs it can afford. One run at a time
+// (each takes the budget plus its evaluation, about 10 minutes at 8m), one JSON line per candidate on
+// stdout: its name, the exact command, the epochs the budget chose, and eval.json's accuracies.
+//
+// Compare candidates only on a machine that runs nothing else: the budget turns CPU time into epochs,
+// so a busy neighbour silently shortens whichever runs happen to overlap it. Three seeds of the
+// current recipe give the run-to-run noise to read the other rows against.
+//
+// Needs the TypeScript build (dist/); --dry-run checks every candidate's configuration and prints
+// the commands without training.
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const argv = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : dflt;
+};
+const budget = opt("budget", "8m");
+const outRoot = opt("out", join("runs", "cpu-sweep"));
+const only = opt("only", null)?.split(",");
+const dryRun = argv.includes("--dry-run");
+
+// Each candidate differs from the cpu preset only by these fields (byol train --set FIELD=VALUE).
+const CANDIDATES = [
+  { name: "current-seed0", set: { seed: 0 } },
+  { name: "current-seed1", set: { seed: 1 } },
+  { name: "current-seed2", set: { seed: 2 } },
+  // Wider: more features per image at the same (half) resolution; fewer epochs fit.
+  { name: "width-0.375", set: { "encoder.widthMultiplier": 0.375 } },
+  { name: "width-0.5", set: { "encoder.widthMultiplier": 0.5 } },
+  // Resolution: the stem at stride 1 (full 28x28 through layer1), or smaller crops at stride 1.
+  { name: "stem-stride-1", set: { "encoder.stemStride": 1 } },
+  { name: "stride-1-input-20", set: { "encoder.stemStride": 1, "augment.outputSize": 20 } },
+  // Low resolution but wider, so the late stages carry more channels for the same compute.
+  { name: "input-20-width-0.5", set: { "augment.outputSize": 20, "encoder.widthMultiplier": 0.5 } },
+  // Projector and predictor sizes.
+  { name: "heads-512", set: { "projector.hiddenDim": 512, "predictor.hiddenDim": 512 } },
+  { name: "heads-2048-out-256", set: { "projector.hiddenDim": 2048, "predictor.hiddenDim": 2048, "projector.outDim": 256 } },
+  // Batch size (the learning rate follows the linear scaling rule).
+  { name: "batch-128", set: { batchSize: 128 } },
+  { name: "batch-512", set: { batchSize: 512 } },
+];
+
+const chosen = CANDIDATES.filter((c) => !only || only.includes(c.name));
+if (chosen.length === 0) {
+  console.error(`no candidate named ${only}; candidates: ${CANDIDATES.map((c) => c.name).join(", ")}`);
+  process.exit(2);
+}
+
+function command(c) {
+  const args = ["bin/byol.js", "train", "--time-budget", budget, "--out", join(outRoot, c.name), "--quiet"];
+  for (const [k, v] of Object.entries(c.set)) args.push("--set", `${k}=${v}`);
+  return args;
+}
+
+// Every candidate's configuration must resolve and validate before hours are spent on any of them.
+const dist = join(root, "dist", "src");
+if (!existsSync(join(dist, "train", "config.js"))) {
+  console.error("build first: npx tsc -p tsconfig.json");
+  process.exit(2);
+}
+const { presetConfig, setField, validateConfig } = await import(join(dist, "train", "config.js"));
+for (const c of chosen) {
+  const cfg = presetConfig("cpu");
+  for (const [k, v] of Object.entries(c.set)) setField(cfg, k, String(v));
+  validateConfig(cfg);
+}
+
+for (const c of chosen) {
+  const args = command(c);
+  const line = { name: c.name, budget, command: `node ${args.join(" ")}` };
+  if (dryRun) {
+    console.log(JSON.stringify(line));
+    continue;
+  }
+  const t0 = Date.now();
+  const r = spawnSync(process.execPath, args, { cwd: root, encoding: "utf8", stdio: ["ignore", "ignore", "pipe"] });
+  const wallS = Math.round((Date.now() - t0) / 100) / 10;
+  const run = join(root, outRoot, c.name);
+  if (r.status !== 0) {
+    console.log(JSON.stringify({ ...line, wall_s: wallS, error: r.stderr.trim().split("\n").at(-1) }));
+    continue;
+  }
+  const cfg = JSON.parse(readFileSync(join(run, "config.json"), "utf8"));
+  const ev = JSON.parse(readFileSync(join(run, "eval.json"), "utf8"));
+  console.log(JSON.stringify({
+    ...line, wall_s: wallS, epochs: cfg.epochs, steps: cfg.resolved?.totalSteps ?? null, s_per_step: cfg.resolved?.secondsPerStep ?? null,
+    train_s: ev.train_s, eval_s: ev.eval_s, knn_top1: ev.knn_top1, linear_top1: ev.linear_top1,
+    random_init: ev.baselines.random_init, raw_pixels: ev.baselines.raw_pixels.linear_top1, label_fractions: ev.label_fractions ?? null,
+  }));
+}
