@@ -12,6 +12,7 @@ import type { BYOL } from "../byol/learner.js";
 import type { ResNet } from "../nn/resnet.js";
 import type { Optimizer } from "../optim/index.js";
 import { UserError } from "../util/errors.js";
+import { makeViews } from "../augment/index.js";
 import { effectivePrecision, type TrainConfig } from "./config.js";
 import { makeAugmenters, makeLearner, makeOptimizer, peakLr } from "./build.js";
 import { addPrefix, assertCompatible, checkpointPath, loadCheckpoint, saveCheckpoint, withPrefix } from "./checkpoint.js";
@@ -176,7 +177,7 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
         const out = T.tidy(() => {
           let x = T.tensor(batch.images, shape, { dtype: "uint8" });
           if (cfg.device !== "cpu") x = x.to(cfg.device);
-          const [v1, v2] = [augs[0].apply(x), augs[1].apply(x)];
+          const [v1, v2] = makeViews(x, augs);
           const { loss, repr1 } = bf16
             ? T.autocast(cfg.device.startsWith("cuda") ? "cuda" : "cpu", "bfloat16", () => learner.forwardLoss(v1, v2))
             : learner.forwardLoss(v1, v2);
