@@ -103,12 +103,20 @@ export function applyJitter(x: T.Tensor, n: number, d: JitterDraws, k: JitterCon
   const coef = T.callOp("take_along_dim", "", table, steps, 1) as T.Tensor; // [N, S, 3]
   const ms = T.callOp("unbind", "int", coef.matmul(k.basisM).view(n, k.slots, c, c), 1) as T.Tensor[];
   const bs = T.callOp("unbind", "int", coef.matmul(k.basisB).view(n, k.slots, c, c, 1), 1) as T.Tensor[];
+  // Each slot in a scope of its own, its input freed as soon as its output exists: at most two
+  // full-size images (and the hue step's few) are alive at once, for one release call per slot.
   let out = x;
   for (let s = 0; s < k.slots; s++) {
-    if (k.hueOn && s === k.hueSlot) out = hueRotate(out, hueOffsets(d.hue, k.hueIds!), k.hueDiff!);
-    // B·mean(x) as one contraction over channels and pixels; then M·x + that, clamped.
-    const bias = T.einsum("nicz,ncp->niz", [bs[s]!, out]);
-    out = (T.callOp("baddbmm", "", bias, ms[s]!, out, 1, 1) as T.Tensor).clamp_(0, 1);
+    const next = T.tidy(() => {
+      const cur = k.hueOn && s === k.hueSlot ? hueRotate(out, hueOffsets(d.hue, k.hueIds!), k.hueDiff!) : out;
+      // B·mean(x) as one contraction over channels and pixels; then M·x + that, clamped.
+      const bias = T.einsum("nicz,ncp->niz", [bs[s]!, cur]);
+      // One channel: M is a scale [n, 1, 1], and a broadcast multiply-add beats n tiny matrix products.
+      const y = (c === 1 ? T.callOp("addcmul", "", bias, ms[s]!, cur, 1) : T.callOp("baddbmm", "", bias, ms[s]!, cur, 1, 1)) as T.Tensor;
+      return y.clamp_(0, 1);
+    });
+    if (out !== x) out.dispose();
+    out = next;
   }
   return out;
 }

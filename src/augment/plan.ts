@@ -11,7 +11,7 @@ import { UserError } from "../util/errors.js";
 import { type ViewConfig, blurKernelSize } from "./config.js";
 import { LUMA } from "./color.js";
 import {
-  CANDIDATES, type CropBoxes, type CropConstants, candidateRanges, cropConstants, cropTheta, sampleBoxes, selectCropBoxes,
+  CANDIDATES, type CropBoxes, type CropConstants, candidateRanges, cropConstants, cropGrid, sampleBoxes, selectCropBoxes,
 } from "./crop.js";
 import { type JitterConstants, type JitterDraws, STEPS, activeSteps, applyJitter, jitterConstants } from "./jitter.js";
 import { blurTaps, blurWithKernels, deltaKernel, kernelsOf } from "./blur.js";
@@ -23,12 +23,10 @@ const KEYS = STEPS; // sort keys of the four steps: their order
 const COINS = 6; // σ, then u − p for flip, jitter, grayscale, blur, solarize (a coin is u − p < 0)
 const BLOCKS = [CROP, FACTORS, KEYS, 1, COINS];
 const COLUMNS = BLOCKS.reduce((a, b) => a + b, 0);
-/** σ of the images that are not blurred: their kernel is the delta (exp(−t²/2σ²) underflows to 0). */
-const NO_BLUR_SIGMA = 1e-6;
 
 /** Every random draw of a batch of V·N images (view-major). */
 export interface ViewDraws {
-  /** Crop boxes: (w, h) and (left, top) [V·N, 1, 2] in input pixels. */
+  /** Crop boxes: (w, h) and (left, top) [V·N, 1, 1, 2] in input pixels. */
   boxes: CropBoxes;
   /** [V·N, 1, 1, 1] bool each: mirrored; jitter applied; made grey; blurred; solarized. */
   flip: T.Tensor;
@@ -111,7 +109,7 @@ export class ViewPlan {
       "unbind", "int", coins!.view(v * n, COINS, 1, 1, 1), 1,
     ) as T.Tensor[];
     return {
-      boxes: selectCropBoxes(crop!.view(v * n, CANDIDATES, 4), k.crop),
+      boxes: selectCropBoxes(crop!.view(v * n, CANDIDATES, 1, 4), k.crop),
       flip: flip!.lt(0), jittered: jittered!.lt(0), grey: grey!.lt(0), blurred: blurred!.lt(0), solarized: solarized!.lt(0),
       sigma: sigma!.view(v * n, 1, 1),
       jitter: { factors: factors!, order: keys!.argsort(1), hue: hue! },
@@ -128,27 +126,40 @@ export class ViewPlan {
     const v = this.views;
     const vn = v * n;
     const s = this.size;
-    let input = uint8 ? x.div(255) : x.float();
-    if (v > 1) input = input.repeat(v, 1, 1, 1);
-    let out = sampleBoxes(input, cropTheta(d.boxes, this.flipOn ? d.flip : null, k.crop), s, this.cfgs[0]!.crop.interpolation, vn, c);
+    // Each stage runs in a scope of its own and frees its input when done, so that only a few full-size
+    // batches are alive at once; that costs two release calls per stage, each freeing many handles.
+    let out = T.tidy(() => {
+      let input = uint8 ? x.div(255) : x.float();
+      if (v > 1) input = input.repeat(v, 1, 1, 1);
+      return sampleBoxes(input, cropGrid(d.boxes, this.flipOn ? d.flip : null, k.crop), this.cfgs[0]!.crop.interpolation);
+    });
     if (this.jitterOn) {
-      const jittered = applyJitter(out.view(vn, c, s * s), vn, d.jitter, k.jitter!).view(vn, c, s, s);
-      out = T.where(d.jittered, jittered, out);
+      out = stage(out, (t) => {
+        const jittered = applyJitter(t.view(vn, c, s * s), vn, d.jitter, k.jitter!).view(vn, c, s, s);
+        return T.where(d.jittered, jittered, t);
+      });
     }
-    const mix = this.greyOn ? T.where(d.grey, k.greyMix!, k.eyeMix!) : null; // [V·N, C, C, 1]
-    if (this.blurOn) {
-      const kernels = kernelsOf(d.sigma, k.taps!, vn, this.kernel, d.blurred, k.delta!);
-      out = blurWithKernels(out, kernels, this.kernel, mix, [vn, c, s, s]);
-    } else if (mix) {
-      out = T.einsum("nijz,njhw->nihw", [mix, out]);
+    if (this.blurOn || this.greyOn) {
+      out = stage(out, (t) => {
+        const mix = this.greyOn ? T.where(d.grey, k.greyMix!, k.eyeMix!) : null; // [V·N, C, C, 1]
+        if (!this.blurOn) return T.einsum("nijz,njhw->nihw", [mix!, t]);
+        const kernels = kernelsOf(d.sigma, k.taps!, vn, this.kernel, d.blurred, k.delta!);
+        return blurWithKernels(t, kernels, this.kernel, mix, [vn, c, s, s]);
+      });
     }
     if (this.solarizeOn) {
-      // Pixels ≥ threshold become 1 − x where the coin fell; elsewhere the threshold 2 never hits.
-      const threshold = T.callOp("where", "Scalar", d.solarized, this.threshold, 2) as T.Tensor;
-      out = T.where(out.ge(threshold), T.callOp("rsub", "Scalar", out, 1, 1) as T.Tensor, out);
+      out = stage(out, (t) => {
+        // Pixels ≥ threshold become 1 − x where the coin fell; elsewhere the threshold 2 never hits.
+        const threshold = T.callOp("where", "Scalar", d.solarized, this.threshold, 2) as T.Tensor;
+        return T.where(t.ge(threshold), T.callOp("rsub", "Scalar", t, 1, 1) as T.Tensor, t);
+      });
     }
-    const normalised = T.callOp("addcmul", "", k.normBias, out.view(v, n, c, s, s), k.normScale, 1) as T.Tensor;
-    return T.callOp("unbind", "int", normalised, 0) as T.Tensor[];
+    const views = T.tidy(() => {
+      const normalised = T.callOp("addcmul", "", k.normBias, out.view(v, n, c, s, s), k.normScale, 1) as T.Tensor;
+      return T.callOp("unbind", "int", normalised, 0) as T.Tensor[];
+    });
+    out.dispose();
+    return views;
   }
 
   private constantsFor(device: string, height: number, width: number): DeviceConstants {
@@ -202,7 +213,7 @@ export class ViewPlan {
     return {
       lo: f(lo, [v, 1, COLUMNS]),
       span: f(span, [v, 1, COLUMNS]),
-      crop: cropConstants(height, width, minArea, minAspect, device),
+      crop: cropConstants(height, width, minArea, minAspect, this.size, device),
       jitter: this.jitterOn ? jitterConstants(this.steps.length, this.hueOn, c, this.size * this.size, device) : null,
       taps: this.blurOn ? blurTaps(this.kernel, device) : null,
       delta: this.blurOn ? deltaKernel(this.kernel, device) : null,
@@ -212,6 +223,13 @@ export class ViewPlan {
       normBias: f(this.cfgs.flatMap((cfg) => cfg.mean.map((m, i) => -m / cfg.std[i]!)), [v, 1, c, 1, 1]),
     };
   }
+}
+
+/** fn(cur) computed in a scope of its own; cur is freed as soon as the result exists. */
+function stage(cur: T.Tensor, fn: (t: T.Tensor) => T.Tensor): T.Tensor {
+  const next = T.tidy(() => fn(cur));
+  cur.dispose();
+  return next;
 }
 
 function keepAll(v: unknown): void {
