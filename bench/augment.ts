@@ -32,22 +32,30 @@ function sync(device: string): void {
 
 /**
  * Milliseconds per call of fn over at least 5 calls and about SECONDS_PER_CASE seconds, after 3 warm-ups:
- * the median (robust to a busy machine stealing a thread now and then) and the best.
+ * the median (robust to a busy machine stealing a thread now and then) and the best, of the wall time
+ * and of the process's CPU time (user + system, all threads: on a shared machine the CPU time is the
+ * steadier measure of the work done).
  */
-function timeIt(device: string, fn: () => void): { median: number; best: number; iters: number } {
+function timeIt(device: string, fn: () => void): { median: number; best: number; cpuMedian: number; iters: number } {
   for (let i = 0; i < 3; i++) fn();
   sync(device);
   const times: number[] = [];
+  const cpu: number[] = [];
   const t0 = performance.now();
   while (times.length < 5 || performance.now() - t0 < SECONDS_PER_CASE * 1000) {
     const t = performance.now();
+    const c = process.cpuUsage();
     fn();
     // Synchronise every call on CUDA, so each time covers the work and not just its launch.
     sync(device);
+    const used = process.cpuUsage(c);
+    cpu.push((used.user + used.system) / 1000);
     times.push(performance.now() - t);
   }
   times.sort((a, b) => a - b);
-  return { median: times[Math.floor(times.length / 2)]!, best: times[0]!, iters: times.length };
+  cpu.sort((a, b) => a - b);
+  const mid = Math.floor(times.length / 2);
+  return { median: times[mid]!, best: times[0]!, cpuMedian: cpu[mid]!, iters: times.length };
 }
 
 function augmenters(c: Case): [ViewAugmenter, ViewAugmenter] {
@@ -66,12 +74,13 @@ function bench(device: string): void {
       ["both", () => makeViews(x, augs).forEach((v) => v.dispose())],
     ];
     for (const [view, fn] of runs) {
-      const { median, best, iters } = timeIt(device, fn);
+      const { median, best, cpuMedian, iters } = timeIt(device, fn);
       console.log(JSON.stringify({
         bench: "augment", device, threads: device === "cpu" ? T.getNumThreads() : undefined, preset: c.preset,
         shape: [BATCH, c.channels, c.side, c.side], view, iters,
         ms_per_batch: +median.toFixed(2), img_per_s: Math.round((BATCH * 1000) / median),
         best_ms_per_batch: +best.toFixed(2), best_img_per_s: Math.round((BATCH * 1000) / best),
+        cpu_ms_per_batch: +cpuMedian.toFixed(2),
       }));
     }
     x.dispose();
