@@ -89,7 +89,7 @@ export class ViewPlan {
     const blurred = cfgs.filter((c) => c.blur.p > 0);
     this.kernel = blurred.length ? blurKernelSize(this.size, blurred[0]!.blur.kernelFraction) : 1;
     const active = new Set(cfgs.flatMap((c) => activeSteps(c.jitter, channels)));
-    this.steps = [...active].sort();
+    this.steps = [...active].sort((a, b) => a - b);
     this.hueOn = active.has(3);
     this.flipOn = any((c) => c.flipP > 0);
     this.jitterOn = this.steps.length > 0 && any((c) => c.jitter.p > 0);

@@ -123,21 +123,24 @@ function params(b: number[], c: number[], s: number[], h: number[], order: numbe
   return { brightness: ft(b), contrast: ft(c), saturation: ft(s), hue: ft(h), order: T.tensor(order, undefined, { dtype: "int64" }) };
 }
 
-test("jitter applies each image's steps in that image's order", () => {
+test("jitter applies each image's steps in that image's order (hue at each of the four positions)", () => {
   T.tidy(() => {
     T.manualSeed(5);
-    const x = T.rand([3, 3, 6, 6]);
-    const p = params([1.3, 0.7, 1.2], [0.6, 1.4, 0.8], [1.2, 0.3, 1.1], [0.08, -0.1, 0.05], [[HUE, 0, 1, 2], [2, 1, 0, HUE], [1, HUE, 2, 0]]);
+    const x = T.rand([4, 3, 6, 6]);
+    const b = [1.3, 0.7, 1.2, 0.8];
+    const c = [0.6, 1.4, 0.8, 1.3];
+    const s = [1.2, 0.3, 1.1, 0.5];
+    const h = [0.08, -0.1, 0.05, 0.2];
+    const orders = [[HUE, 0, 1, 2], [2, 1, 0, HUE], [1, HUE, 2, 0], [0, 2, HUE, 1]];
+    const p = params(b, c, s, h, orders);
     const steps = [
-      (t: T.Tensor, i: number) => adjustBrightness(t, ft([[1.3, 0.7, 1.2][i]!])),
-      (t: T.Tensor, i: number) => adjustContrast(t, ft([[0.6, 1.4, 0.8][i]!])),
-      (t: T.Tensor, i: number) => adjustSaturation(t, ft([[1.2, 0.3, 1.1][i]!])),
-      (t: T.Tensor, i: number) => adjustHue(t, ft([[0.08, -0.1, 0.05][i]!])),
+      (t: T.Tensor, i: number) => adjustBrightness(t, ft([b[i]!])),
+      (t: T.Tensor, i: number) => adjustContrast(t, ft([c[i]!])),
+      (t: T.Tensor, i: number) => adjustSaturation(t, ft([s[i]!])),
+      (t: T.Tensor, i: number) => adjustHue(t, ft([h[i]!])),
     ];
-    const orders = [[HUE, 0, 1, 2], [2, 1, 0, HUE], [1, HUE, 2, 0]];
     const expected = orders.map((o, i) => o.reduce((img, step) => steps[step]!(img, i), x.narrow(0, i, 1)));
-    const want = values(T.cat(expected, 0));
-    assertClose(values(colorJitter(x, p)), want, 1e-6, "batched");
+    assertClose(values(colorJitter(x, p)), values(T.cat(expected, 0)), 1e-6, "batched");
   });
 });
 
@@ -159,20 +162,23 @@ test("one-channel jitter orders brightness and contrast per image", () => {
 test("jitter in a given order matches torchvision's functional ops", { skip: !HAS_TORCHVISION && "no torchvision" }, () => {
   T.tidy(() => {
     T.manualSeed(6);
-    const x = T.rand([2, 3, 5, 5]);
-    const p = params([1.3, 0.65], [0.6, 1.4], [1.2, 0.8], [0.08, -0.1], [[HUE, 0, 1, 2], [2, 1, 0, HUE]]);
+    const x = T.rand([4, 3, 5, 5]);
+    // Hue first, last, second and third.
+    const order = [[HUE, 0, 1, 2], [2, 1, 0, HUE], [1, HUE, 2, 0], [0, 2, HUE, 1]];
+    const f = [[1.3, 0.65, 1.1, 0.7], [0.6, 1.4, 0.9, 1.2], [1.2, 0.8, 0.5, 1.15], [0.08, -0.1, 0.3, -0.45]];
+    const p = params(f[0]!, f[1]!, f[2]!, f[3]!, order);
     const ref = python(
       [
-        "x = t(inp['x'], [2, 3, 5, 5])",
+        "x = t(inp['x'], [4, 3, 5, 5])",
         "fns = [F.adjust_brightness, F.adjust_contrast, F.adjust_saturation, F.adjust_hue]",
         "res = []",
-        "for i in range(2):",
+        "for i in range(4):",
         "  img = x[i]",
         "  for step in inp['order'][i]: img = fns[step](img, inp['f'][step][i])",
         "  res.append(img)",
         "out = torch.stack(res).flatten().tolist()",
       ].join("\n"),
-      { x: values(x), order: [[3, 0, 1, 2], [2, 1, 0, 3]], f: [[1.3, 0.65], [0.6, 1.4], [1.2, 0.8], [0.08, -0.1]] },
+      { x: values(x), order, f },
     );
     assertClose(values(colorJitter(x, p)), ref, 2e-6);
   });
