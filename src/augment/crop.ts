@@ -1,6 +1,7 @@
 // Random resized crop and horizontal flip, batched and free of host round trips: every image gets its
 // own box, chosen among candidates by torchvision's rejection rule in a few tensor ops, and all boxes
-// (flips folded in) are resampled by one affine_grid + grid_sample call.
+// (flips folded in) are resampled by one grid_sample call, on the grids affine_grid would give for
+// each box's affine map (built directly: the map has no rotation, so a grid is scale·base + shift).
 import * as T from "../torch/index.js";
 import type { CropInterpolation } from "./config.js";
 
