@@ -5,7 +5,7 @@ import * as T from "../torch/index.js";
 import { perImage } from "./random.js";
 
 // ITU-R 601-2 luma weights, as torchvision's rgb_to_grayscale.
-const LUMA = [0.2989, 0.587, 0.114] as const;
+export const LUMA = [0.2989, 0.587, 0.114] as const;
 
 /** Grey level [N, 1, H, W] of RGB images (a one-channel batch is its own grey level). */
 export function grayscale(x: T.Tensor): T.Tensor {

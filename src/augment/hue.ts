@@ -42,11 +42,9 @@ function rgbOf(h6: T.Tensor, offset: T.Tensor, min: T.Tensor, chroma: T.Tensor):
   return ramp.mul_(chroma).add_(min).clamp_(0, 1);
 }
 
-/** o = (n + 6·shift) mod 6 − 5 for n = 5, 3, 1: [N, 3, 1, 1] (shift [N]), or [1, 3, 1, 1] without shift. */
-function offsets(shift: T.Tensor | null, device: string): T.Tensor {
-  const n = T.arange(5, 0, -2, { dtype: "float32", device }).view(1, 3, 1, 1);
-  const o = shift ? shift.view(-1, 1, 1, 1).mul(6).add(n) : n;
-  return o.remainder(6).add(-5);
+/** o = n mod 6 − 5 for n = 5, 3, 1: [1, 3, 1, 1] (the offsets of a zero shift). */
+function offsets(device: string): T.Tensor {
+  return T.arange(5, 0, -2, { dtype: "float32", device }).view(1, 3, 1, 1).remainder(6).add(-5);
 }
 
 /** RGB [N, 3, H, W] in [0, 1] → HSV [N, 3, H, W] (hue in [0, 1)). */
@@ -64,15 +62,56 @@ export function hsvToRgb(hsv: T.Tensor): T.Tensor {
   return T.tidy(() => {
     const v = hsv.narrow(1, 2, 1);
     const chroma = hsv.narrow(1, 1, 1).mul(v);
-    return rgbOf(hsv.narrow(1, 0, 1).mul(6), offsets(null, hsv.device), v.sub(chroma), chroma);
+    return rgbOf(hsv.narrow(1, 0, 1).mul(6), offsets(hsv.device), v.sub(chroma), chroma);
   });
 }
 
-/** Rotates the hue of each image by shift [N] (fractions of a turn; any real value). */
+/** (5, 3, 1) [1, 3, 1]: the n of each output channel R, G, B in the closed form above. */
+export function hueChannelIds(device: string): T.Tensor {
+  return T.tensor(Float32Array.from([5, 3, 1]), [1, 3, 1], { device });
+}
+
+/** o = (n + 6·shift) mod 6 − 5 [N, 3, 1] for shifts [N, 1, 1] in turns; ids from hueChannelIds. */
+export function hueOffsets(shift: T.Tensor, ids: T.Tensor): T.Tensor {
+  return ids.add(shift, 6).remainder(6).add_(-5);
+}
+
+// Cyclic channel differences (g − b, b − r, r − g): the hue numerator of the sector whose maximum is
+// r, g or b respectively.
+const CYCLIC_DIFF = [0, 1, -1, -1, 0, 1, 1, -1, 0];
+
+/** The [1, 3, 3] matrix of the cyclic differences, for hueRotate. */
+export function hueDiffMatrix(device: string): T.Tensor {
+  return T.tensor(Float32Array.from(CYCLIC_DIFF), [1, 3, 3], { device });
+}
+
+/**
+ * Hue rotation of RGB pixels x [N, 3, P] in [0, 1] by per-image offsets [N, 3, 1] (hueOffsets), in a
+ * fixed, small number of batched ops and without a division: the closed form is homogeneous in the
+ * chroma c, so c·ramp(h6 + o) = clamp(||num + o·c| − 3c| − c, 0, c) with num = c·h6 taken from the
+ * cyclic differences of the maximal channel (ties give the same numerator, whichever channel wins).
+ */
+export function hueRotate(x: T.Tensor, offsets: T.Tensor, diff: T.Tensor): T.Tensor {
+  const [max, argmax] = x.maxDim(1, true);
+  const min = x.amin(1, true);
+  const chroma = max.sub(min);
+  // Sector k = argmax adds 2k·chroma to its numerator (r: 0, g: 2, b: 4).
+  const num = diff.matmul(x).gather(1, argmax).addcmul_(argmax, chroma, 2);
+  const z = T.callOp("addcmul", "", num, offsets, chroma, 1) as T.Tensor;
+  T.callOp("abs_", "", z);
+  z.sub_(chroma, 3);
+  T.callOp("abs_", "", z);
+  z.sub_(chroma).relu_();
+  T.callOp("clamp_max_", "Tensor", z, chroma);
+  return z.add_(min).clamp_(0, 1);
+}
+
+/** Rotates the hue of each image of x [N, C, H, W] by shift [N] (fractions of a turn; any real value). */
 export function adjustHue(x: T.Tensor, shift: T.Tensor): T.Tensor {
   if (x.size(1) === 1) return x.clone();
   return T.tidy(() => {
-    const { h6, min, chroma } = hueOf(x);
-    return rgbOf(h6, offsets(shift, x.device), min, chroma);
+    const [n, c, h, w] = x.shape as [number, number, number, number];
+    const o = hueOffsets(shift.view(n, 1, 1), hueChannelIds(x.device));
+    return hueRotate(x.reshape(n, c, h * w), o, hueDiffMatrix(x.device)).view(n, c, h, w);
   });
 }

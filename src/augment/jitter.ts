@@ -1,120 +1,151 @@
-// Colour jitter with its steps (brightness, contrast, saturation, hue) in a random order per image.
-// The batch walks through one "slot" per active step; in slot k every image applies the step its own
-// permutation puts there. Brightness, contrast and saturation are all blends clamp(f·x + (1 − f)·ref)
-// that differ only in the reference (black, mean grey, grey image), so one fused blend per slot serves
-// all three: per image, the weights of the references are (1 − f) for the selected one and 0 for the
-// others, and images whose slot holds the hue step blend with f = 1 (identity). Hue is applied where
-// its slot comes up (see HueStrategy).
+// Colour jitter with its steps (brightness, contrast, saturation, hue) in a random order per image, in
+// a number of ops that does not depend on the batch size, and without a host round trip.
+//
+// Brightness, contrast and saturation are blends clamp(f·x + (1 − f)·ref) with references black, the
+// mean grey level and the grey image: per image an affine colour map y = M·x + B·mean(x) with
+// M = f·I + [saturation]·(1 − f)·1·lumaᵀ and B = [contrast]·(1 − f)·1·lumaᵀ, so one "slot" serves all
+// three and each image picks its step per slot (one batched matmul, then a clamp). Hue is not affine;
+// it runs once for the whole batch, between two phases of slots: phase A holds the steps an image
+// applies before its hue step, phase C those after it (K − 1 slots each for K active steps), the
+// unused slots get the identity. Steps that are off have factor 1, i.e. the identity.
 import * as T from "../torch/index.js";
-import type { ViewConfig } from "./config.js";
-import { grayscale } from "./color.js";
-import { adjustHue } from "./hue.js";
-import { coin, perImage, uniform } from "./random.js";
+import { LUMA } from "./color.js";
+import { hueChannelIds, hueDiffMatrix, hueOffsets, hueRotate } from "./hue.js";
 
-/** Step ids. */
-export const BRIGHTNESS = 0, CONTRAST = 1, SATURATION = 2, HUE = 3;
+/** Step ids. IDENTITY is the extra row of the factor table that slots without a step use. */
+export const BRIGHTNESS = 0, CONTRAST = 1, SATURATION = 2, HUE = 3, IDENTITY = 4;
+export const STEPS = 4;
 
-export interface JitterParams {
-  /** [N] factors; 1 (or a hue shift of 0) where a step is off or the image is not jittered. */
-  brightness: T.Tensor;
-  contrast: T.Tensor;
-  saturation: T.Tensor;
-  hue: T.Tensor;
-  /**
-   * [N, K] int64 step ids: row i is the order in which image i applies the K active steps (a random
-   * permutation of them; steps that are off, or colour-only steps on one channel, are left out).
-   */
-  order: T.Tensor;
-}
-
-/** The steps that can change an image under cfg (K of them), in id order. */
-export function activeSteps(cfg: ViewConfig["jitter"], channels: number): number[] {
+/** The steps that can change an image under cfg, in id order. */
+export function activeSteps(cfg: { brightness: number; contrast: number; saturation: number; hue: number }, channels: number): number[] {
   const colour = channels === 3;
   const on = [cfg.brightness > 0, cfg.contrast > 0, colour && cfg.saturation > 0, colour && cfg.hue > 0];
   return [BRIGHTNESS, CONTRAST, SATURATION, HUE].filter((s) => on[s]);
 }
 
-function factor(n: number, strength: number, applied: T.Tensor, device: string): T.Tensor {
-  if (strength === 0) return T.ones([n], { device });
-  return T.where(applied, uniform([n], Math.max(0, 1 - strength), 1 + strength, device), 1);
+/** One batch's jitter draws, shaped for the batched application. */
+export interface JitterDraws {
+  /** [N, 5, 1]: brightness, contrast, saturation factors, then 1 (hue's row) and 1 (identity). */
+  factors: T.Tensor;
+  /** [N, 4, 1] int64: each image's order of the four step ids (a permutation; steps that are off come last). */
+  order: T.Tensor;
+  /** [N, 1, 1] hue shifts in turns. */
+  hue: T.Tensor;
 }
 
-/** Draws every image's jitter: whether it is applied (probability p), its factors and its step order. */
-export function sampleJitter(n: number, cfg: ViewConfig["jitter"], channels: number, device: string): JitterParams {
-  return T.tidy(() => {
-    const applied = coin(n, cfg.p, device);
-    const colour = channels === 3;
-    const steps = activeSteps(cfg, channels);
-    // A uniformly random permutation per image: the ranks of K uniform draws, mapped to step ids.
-    const ranks = T.rand([n, Math.max(1, steps.length)], { device }).argsort(1);
-    const ids = T.tensor(steps.length ? steps : [BRIGHTNESS], undefined, { dtype: "int64", device });
-    return {
-      brightness: factor(n, cfg.brightness, applied, device),
-      contrast: factor(n, cfg.contrast, applied, device),
-      saturation: colour ? factor(n, cfg.saturation, applied, device) : T.ones([n], { device }),
-      hue: colour && cfg.hue > 0 ? T.where(applied, uniform([n], -cfg.hue, cfg.hue, device), 0) : T.zeros([n], { device }),
-      order: ids.index([ranks]),
-    };
-  });
+/** The layout of the slots for K active steps, with or without hue, and its device constants. */
+export interface JitterConstants {
+  slots: number;
+  hueOn: boolean;
+  channels: number;
+  /** Where hue runs: before slot `hueSlot` (= K − 1), when hueOn. */
+  hueSlot: number;
+  /** [S] int64: the order column each slot reads (phase A: j, phase C: j + 1). */
+  source: T.Tensor | null;
+  /** [1, S, 1]: slot s keeps its step iff k·sign > threshold, k the position of hue in the order. */
+  sign: T.Tensor | null;
+  threshold: T.Tensor | null;
+  /** Factor table rows (f, g, h) = c0 + f·c1 per step id, [1, 5, 3]. */
+  c0: T.Tensor;
+  c1: T.Tensor;
+  /** Coefficients (f, g, h) → M [C·C] and → B/P [C·C] (the mean is folded into B). */
+  basisM: T.Tensor;
+  basisB: T.Tensor;
+  hueIds: T.Tensor | null;
+  hueDiff: T.Tensor | null;
+}
+
+/** Constants for images of `channels` channels and P pixels, K = `active` steps, hue among them or not. */
+export function jitterConstants(active: number, hueOn: boolean, channels: number, pixels: number, device: string): JitterConstants {
+  const f = (data: number[], shape: number[], dtype: "float32" | "int64" = "float32") =>
+    T.tensor(dtype === "int64" ? BigInt64Array.from(data, BigInt) : Float32Array.from(data), shape, { device });
+  const phase = active - 1;
+  const slots = hueOn ? 2 * phase : active;
+  const j = Array.from({ length: phase }, (_, i) => i);
+  // (f, g, h) per step: brightness (f, 0, 0); contrast (f, 0, 1 − f); saturation (f, 1 − f, 0);
+  // hue and identity (1, 0, 0) (their factors are 1).
+  const c0 = [0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0];
+  const c1 = [1, 0, 0, 1, 0, -1, 1, -1, 0, 1, 0, 0, 1, 0, 0];
+  const luma = channels === 3 ? [...LUMA] : [1];
+  const c = channels;
+  const eye = Array.from({ length: c * c }, (_, i) => (Math.floor(i / c) === i % c ? 1 : 0));
+  const grey = Array.from({ length: c * c }, (_, i) => luma[i % c]!);
+  const zero = Array(c * c).fill(0);
+  return {
+    slots, hueOn, channels, hueSlot: phase,
+    source: hueOn ? f([...j, ...j.map((v) => v + 1)], [slots], "int64") : null,
+    sign: hueOn ? f([...j.map(() => 1), ...j.map(() => -1)], [1, slots, 1]) : null,
+    threshold: hueOn ? f([...j.map((v) => v + 0.5), ...j.map((v) => -v - 0.5)], [1, slots, 1]) : null,
+    c0: f(c0, [1, 5, 3]),
+    c1: f(c1, [1, 5, 3]),
+    basisM: f([...eye, ...grey, ...zero], [3, c * c]),
+    basisB: f([...zero, ...zero, ...grey.map((v) => v / pixels)], [3, c * c]),
+    hueIds: hueOn ? hueChannelIds(device) : null,
+    hueDiff: hueOn ? hueDiffMatrix(device) : null,
+  };
 }
 
 /**
- * How the hue step finds its images. "masked": every slot rotates the whole batch and keeps the images
- * whose slot holds hue (K× the hue work, but no host round trip: best where launches dominate, on
- * GPUs). "gathered": the images are grouped by the slot of their hue step (one small read-back of K
- * counts) and each slot rotates only its group (the hue work done once: best on CPUs). Both give the
- * same result.
+ * Applies each image's jitter to x [n, C, P] in [0, 1] (P pixels per channel); returns [N, C, P].
+ * With hue on, `order` must hold all four step ids in each row.
  */
-export type HueStrategy = "masked" | "gathered";
-
-/** Applies jitter parameters to x [N, C, H, W] in [0, 1]; hueOn = false skips the hue computation. */
-export function colorJitter(
-  x: T.Tensor, p: JitterParams, hueOn = x.size(1) === 3, strategy: HueStrategy = x.device === "cpu" ? "gathered" : "masked",
-): T.Tensor {
-  const colour = x.size(1) === 3;
-  const slots = p.order.size(1);
-  const blendFactors = T.tidy(() => T.stack([p.brightness, p.contrast, p.saturation, T.onesLike(p.brightness)], 1));
-  const groups = hueOn && strategy === "gathered" ? hueGroups(p.order) : null;
+export function applyJitter(x: T.Tensor, n: number, d: JitterDraws, k: JitterConstants): T.Tensor {
+  const c = k.channels;
+  let steps: T.Tensor; // [N, S, 1] step id per slot (IDENTITY where a slot is unused)
+  if (k.hueOn) {
+    const hueAt = d.order.argsort(1).narrow(1, HUE, 1); // [N, 1, 1]: position of the hue step
+    const keep = hueAt.mul(k.sign!).gt(k.threshold!);
+    steps = T.where(keep, d.order.indexSelect(1, k.source!), IDENTITY);
+  } else {
+    steps = d.order.narrow(1, 0, k.slots);
+  }
+  const table = T.callOp("addcmul", "", k.c0, d.factors, k.c1, 1) as T.Tensor; // [N, 5, 3]
+  const coef = T.callOp("take_along_dim", "", table, steps, 1) as T.Tensor; // [N, S, 3]
+  const ms = T.callOp("unbind", "int", coef.matmul(k.basisM).view(n, k.slots, c, c), 1) as T.Tensor[];
+  const bs = T.callOp("unbind", "int", coef.matmul(k.basisB).view(n, k.slots, c, c, 1), 1) as T.Tensor[];
+  // Each slot in a scope of its own, its input freed as soon as its output exists: at most two
+  // full-size images (and the hue step's few) are alive at once, for one release call per slot.
   let out = x;
-  for (let slot = 0; slot < slots; slot++) {
+  for (let s = 0; s < k.slots; s++) {
     const next = T.tidy(() => {
-      const step = p.order.select(1, slot);
-      const f = blendFactors.gather(1, step.unsqueeze(1)).squeeze(1);
-      const rest = f.neg().add(1);
-      const grey = colour ? grayscale(out) : out;
-      // f·x + (1 − f)·mean(grey) where contrast is selected + (1 − f)·grey where saturation is.
-      const bias = grey.mean([1, 2, 3], true).mul(perImage(rest.mul(step.eq(CONTRAST))));
-      const blended: T.Tensor = T.callOp("addcmul", "", bias, out, perImage(f), 1);
-      if (colour) blended.addcmul_(grey, perImage(rest.mul(step.eq(SATURATION))));
-      blended.clamp_(0, 1);
-      if (!hueOn) return blended;
-      if (!groups) return T.where(perImage(step.eq(HUE)), adjustHue(blended, p.hue), blended);
-      const idx = groups[slot];
-      if (idx) T.callOp("index_copy_", "", blended, 0, idx, adjustHue(blended.indexSelect(0, idx), p.hue.indexSelect(0, idx)));
-      return blended;
+      const cur = k.hueOn && s === k.hueSlot ? hueRotate(out, hueOffsets(d.hue, k.hueIds!), k.hueDiff!) : out;
+      // B·mean(x) as one contraction over channels and pixels; then M·x + that, clamped.
+      const bias = T.einsum("nicz,ncp->niz", [bs[s]!, cur]);
+      // One channel: M is a scale [n, 1, 1], and a broadcast multiply-add beats n tiny matrix products.
+      const y = (c === 1 ? T.callOp("addcmul", "", bias, ms[s]!, cur, 1) : T.callOp("baddbmm", "", bias, ms[s]!, cur, 1, 1)) as T.Tensor;
+      return y.clamp_(0, 1);
     });
     if (out !== x) out.dispose();
     out = next;
   }
-  blendFactors.dispose();
-  groups?.forEach((g) => g?.dispose());
-  return out === x ? x.clone() : out;
+  return out;
 }
 
-/** Per slot, the indices of the images whose hue step sits in that slot (null where none). */
-function hueGroups(order: T.Tensor): (T.Tensor | null)[] {
+/** Per-image jitter parameters in the form of torchvision's functional ops (for tests and tools). */
+export interface JitterParams {
+  /** [N] factors (1: no change) and hue shifts in turns (0: no change). */
+  brightness: T.Tensor;
+  contrast: T.Tensor;
+  saturation: T.Tensor;
+  hue: T.Tensor;
+  /** [N, K] int64 step ids: the order in which each image applies its steps (K = 4 on 3 channels, 2 on one). */
+  order: T.Tensor;
+}
+
+/** Applies jitter parameters to x [N, C, H, W] in [0, 1], through the same batched path as the views. */
+export function colorJitter(x: T.Tensor, p: JitterParams): T.Tensor {
   return T.tidy(() => {
-    const slots = order.size(1);
-    const isHue = order.eq(HUE);
-    // Images without a hue step (none when hue is active) get slot `slots` and are never selected.
-    const slotOfHue = T.where(isHue.float().amax(1).gt(0), isHue.float().argmax(1), slots);
-    const bySlot = slotOfHue.argsort(0);
-    const counts = T.oneHot(slotOfHue, slots + 1).sum(0).toList();
-    let start = 0;
-    return counts.slice(0, slots).map((c) => {
-      const g = c > 0 ? bySlot.narrow(0, start, c) : null;
-      start += c;
-      return g;
-    });
+    const [n, c, h, w] = x.shape as [number, number, number, number];
+    const device = x.device;
+    const one = T.onesLike(p.brightness);
+    const factors = T.stack([p.brightness, p.contrast, p.saturation, one, one], 1).view(n, 5, 1).to(device);
+    let order = p.order.to(device);
+    const given = order.size(1);
+    // One channel orders brightness and contrast; saturation and hue (identity there) come last.
+    if (given < STEPS) order = T.cat([order, T.arange(given, STEPS, 1, { device }).view(1, -1).expand(n, STEPS - given)], 1);
+    const hueOn = c === 3;
+    const k = jitterConstants(hueOn ? STEPS : given, hueOn, c, h * w, device);
+    const draws = { factors, order: order.view(n, STEPS, 1), hue: p.hue.to(device).view(n, 1, 1) };
+    return applyJitter(x.float().reshape(n, c, h * w), n, draws, k).view(n, c, h, w);
   });
 }

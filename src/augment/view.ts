@@ -1,27 +1,27 @@
 // One view's pipeline (BYOL's T or T′): crop+flip → colour jitter → grayscale → blur → solarize →
 // normalise, on a whole batch at once on the batch's device, every image with its own random draws.
+// The work is a ViewPlan (plan.ts); makeViews runs both views of a batch as one plan when they allow it.
 import * as T from "../torch/index.js";
 import { UserError } from "../util/errors.js";
 import { type ViewConfig, blurKernelSize, validateViewConfig } from "./config.js";
-import { normalize, normalizeConstants, randomGrayscale, solarize } from "./color.js";
-import { resizedCrop, sampleCropBoxes } from "./crop.js";
-import { gaussianBlur } from "./blur.js";
-import { HUE, activeSteps, colorJitter, sampleJitter } from "./jitter.js";
-import { coin, uniform } from "./random.js";
+import { ViewPlan, type ViewDraws, incompatibility } from "./plan.js";
 
 /** One view's augmentation pipeline applied to a whole batch on its device, every image with its own random draws. */
 export class ViewAugmenter {
   readonly cfg: ViewConfig;
   readonly channels: number;
   readonly blurKernel: number;
-  // Normalisation constants per device, uploaded once (kept: they live as long as the augmenter).
-  private readonly constants = new Map<string, [T.Tensor, T.Tensor]>();
+  /** This view alone as a batched pass. */
+  readonly plan: ViewPlan;
+  // Passes shared with a partner view (makeViews), created on first use and kept with their constants.
+  private readonly pairs = new Map<ViewAugmenter, ViewPlan | null>();
 
   constructor(cfg: ViewConfig, channels: number) {
     validateViewConfig(cfg, channels);
     this.cfg = structuredClone(cfg);
     this.channels = channels;
     this.blurKernel = blurKernelSize(cfg.outputSize, cfg.blur.kernelFraction);
+    this.plan = new ViewPlan([this.cfg], channels);
   }
 
   /**
@@ -29,61 +29,47 @@ export class ViewAugmenter {
    * [N, C, outputSize, outputSize] on the same device, normalised; x itself is left alone.
    */
   apply(x: T.Tensor): T.Tensor {
-    const shape = x.shape;
-    if (shape.length !== 4) throw new UserError(`augment: expected a batch [N, C, H, W], got shape [${shape}]`);
-    if (shape[1] !== this.channels) {
-      throw new UserError(`augment: this view is configured for ${this.channels}-channel images, got a batch of shape [${shape}]`);
-    }
-    const dtype = x.dtype;
-    if (dtype !== "uint8" && !T.isFloating(dtype)) throw new UserError(`augment: images must be uint8 or float, got ${dtype}`);
-    const cfg = this.cfg;
-    const [n, c, h, w] = shape as [number, number, number, number];
-    const device = x.device;
-    // Gradients never flow into augmentation; not recording them saves the graph bookkeeping.
-    return T.noGrad(() => {
-      // Each stage runs in its own scope, so at most two full-size images per stage are alive at once.
-      // uint8 / 255 yields float32 in one op.
-      let cur = T.tidy(() => (dtype === "uint8" ? x.div(255) : x.float()));
-      const stage = (fn: (t: T.Tensor) => T.Tensor): void => {
-        const next = T.tidy(() => fn(cur));
-        cur.dispose();
-        cur = next;
-      };
-      stage((t) => {
-        const boxes = sampleCropBoxes(n, h, w, cfg.crop.scale, cfg.crop.ratio, device);
-        const flip = cfg.flipP > 0 ? coin(n, cfg.flipP, device) : null;
-        return resizedCrop(t, boxes, cfg.outputSize, cfg.crop.interpolation, flip);
-      });
-      const steps = activeSteps(cfg.jitter, c);
-      if (cfg.jitter.p > 0 && steps.length > 0) {
-        stage((t) => colorJitter(t, sampleJitter(n, cfg.jitter, c, device), steps.includes(HUE)));
-      }
-      if (c === 3 && cfg.grayscaleP > 0) stage((t) => randomGrayscale(t, coin(n, cfg.grayscaleP, device)));
-      if (cfg.blur.p > 0 && this.blurKernel > 1) {
-        stage((t) => {
-          const mask = cfg.blur.p < 1 ? coin(n, cfg.blur.p, device) : null;
-          return gaussianBlur(t, uniform([n], cfg.blur.sigma[0], cfg.blur.sigma[1], device), this.blurKernel, mask);
-        });
-      }
-      if (cfg.solarize.p > 0) stage((t) => solarize(t, cfg.solarize.threshold, coin(n, cfg.solarize.p, device)));
-      stage((t) => normalize(t, cfg.mean, cfg.std, this.normConstants(device)));
-      return cur;
-    });
+    return runPlan(this.plan, x, this.channels)[0]!;
   }
 
-  private normConstants(device: string): [T.Tensor, T.Tensor] {
-    let c = this.constants.get(device);
-    if (!c) {
-      c = normalizeConstants(this.cfg.mean, this.cfg.std, device);
-      c.forEach((t) => t.keep());
-      this.constants.set(device, c);
+  /** The pass that computes this view and `other` together, or null when their configs forbid it. */
+  pairedWith(other: ViewAugmenter): ViewPlan | null {
+    let p = this.pairs.get(other);
+    if (p === undefined) {
+      p = other.channels === this.channels && !incompatibility(this.cfg, other.cfg) ? new ViewPlan([this.cfg, other.cfg], this.channels) : null;
+      this.pairs.set(other, p);
     }
-    return c;
+    return p;
   }
+}
+
+/** Draws and renders the views of `plan` for the batch x: one tensor per view. */
+export function runPlan(plan: ViewPlan, x: T.Tensor, channels: number, drawn?: (d: ViewDraws) => void): T.Tensor[] {
+  // shape, dtype, device and requires_grad in one native call.
+  const [shape, code, device, requiresGrad] = T.native.info(x.id) as [number[], number, string, boolean];
+  if (shape.length !== 4) throw new UserError(`augment: expected a batch [N, C, H, W], got shape [${shape}]`);
+  if (shape[1] !== channels) {
+    throw new UserError(`augment: this view is configured for ${channels}-channel images, got a batch of shape [${shape}]`);
+  }
+  const dtype = T.dtypeFromCode(code);
+  if (dtype !== "uint8" && !T.isFloating(dtype)) throw new UserError(`augment: images must be uint8 or float, got ${dtype}`);
+  const [n, , h, w] = shape as [number, number, number, number];
+  // Every intermediate belongs to this one scope and is freed by one native call at its end.
+  const run = () =>
+    T.tidy(() => {
+      const d = plan.draw(n, h, w, device);
+      drawn?.(d);
+      return plan.render(x, dtype === "uint8", shape, device, d);
+    });
+  // Gradients never flow into augmentation; switching them off costs two native calls, so only when
+  // the input would otherwise record a graph.
+  return requiresGrad ? T.noGrad(run) : run();
 }
 
 /** BYOL's two views of one batch: each view draws its own parameters for every image. */
 export function makeViews(batch: T.Tensor, augs: readonly [ViewAugmenter, ViewAugmenter]): [T.Tensor, T.Tensor] {
+  const pair = augs[0].pairedWith(augs[1]);
+  if (pair) return runPlan(pair, batch, augs[0].channels) as [T.Tensor, T.Tensor];
   const v1 = augs[0].apply(batch);
   try {
     return [v1, augs[1].apply(batch)];

@@ -78,10 +78,16 @@ export class Tensor {
   }
   /** Frees the tensor now (its memory goes when no other tensor or graph references it). */
   dispose(): void {
-    if (this.id < 0) return;
-    native.release(this.id);
+    const id = this._takeHandle();
+    if (id >= 0) native.release(id);
+  }
+  /** @internal Marks the tensor disposed and hands its handle to the caller to free (scope.ts). */
+  _takeHandle(): number {
+    const id = this.id;
+    if (id < 0) return -1;
     this.id = -1;
     untrack(this);
+    return id;
   }
   /** Exempts the tensor from every enclosing scope; it lives until dispose(). */
   keep(): this {

@@ -16,7 +16,7 @@
 import * as T from "../torch/index.js";
 import type { BYOL } from "../byol/learner.js";
 import type { Optimizer } from "../optim/index.js";
-import type { ViewAugmenter } from "../augment/index.js";
+import { makeViews, type ViewAugmenter } from "../augment/index.js";
 import type { OnlineProbe } from "../eval/online-probe.js";
 
 /** What data-parallel training needs from the process group (src/torch/distributed.ts provides it). */
@@ -252,8 +252,8 @@ export class TrainStep {
   private body(x: T.Tensor, labels: T.Tensor | null, tau: number | T.Tensor): void {
     const { learner, optimizer, augmenters, probe, dp, bf16, device } = this.o;
     T.tidy(() => {
-      const v1 = augmenters[0].apply(x);
-      const v2 = augmenters[1].apply(x);
+      // Both views in one pass (a fixed number of kernels whatever the batch size).
+      const [v1, v2] = makeViews(x, augmenters);
       const { loss, repr1 } = bf16
         ? T.autocast(device.startsWith("cuda") ? "cuda" : "cpu", "bfloat16", () => learner.forwardLoss(v1, v2))
         : learner.forwardLoss(v1, v2);

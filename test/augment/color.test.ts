@@ -5,7 +5,9 @@ import {
   adjustBrightness, adjustContrast, adjustSaturation, grayscale, normalize, randomGrayscale, solarize,
 } from "../../src/augment/color.js";
 import { adjustHue, hsvToRgb, rgbToHsv } from "../../src/augment/hue.js";
-import { HUE, colorJitter, sampleJitter, type JitterParams } from "../../src/augment/jitter.js";
+import { HUE, colorJitter, type JitterParams } from "../../src/augment/jitter.js";
+import { ViewPlan } from "../../src/augment/plan.js";
+import { byolPresets } from "../../src/augment/presets.js";
 import { HAS_TORCHVISION, assertClose, ft, python, values } from "./helpers.js";
 
 T.setNumThreads(1);
@@ -121,22 +123,24 @@ function params(b: number[], c: number[], s: number[], h: number[], order: numbe
   return { brightness: ft(b), contrast: ft(c), saturation: ft(s), hue: ft(h), order: T.tensor(order, undefined, { dtype: "int64" }) };
 }
 
-test("jitter applies each image's steps in that image's order, identical for both hue strategies", () => {
+test("jitter applies each image's steps in that image's order (hue at each of the four positions)", () => {
   T.tidy(() => {
     T.manualSeed(5);
-    const x = T.rand([3, 3, 6, 6]);
-    const p = params([1.3, 0.7, 1.2], [0.6, 1.4, 0.8], [1.2, 0.3, 1.1], [0.08, -0.1, 0.05], [[HUE, 0, 1, 2], [2, 1, 0, HUE], [1, HUE, 2, 0]]);
+    const x = T.rand([4, 3, 6, 6]);
+    const b = [1.3, 0.7, 1.2, 0.8];
+    const c = [0.6, 1.4, 0.8, 1.3];
+    const s = [1.2, 0.3, 1.1, 0.5];
+    const h = [0.08, -0.1, 0.05, 0.2];
+    const orders = [[HUE, 0, 1, 2], [2, 1, 0, HUE], [1, HUE, 2, 0], [0, 2, HUE, 1]];
+    const p = params(b, c, s, h, orders);
     const steps = [
-      (t: T.Tensor, i: number) => adjustBrightness(t, ft([[1.3, 0.7, 1.2][i]!])),
-      (t: T.Tensor, i: number) => adjustContrast(t, ft([[0.6, 1.4, 0.8][i]!])),
-      (t: T.Tensor, i: number) => adjustSaturation(t, ft([[1.2, 0.3, 1.1][i]!])),
-      (t: T.Tensor, i: number) => adjustHue(t, ft([[0.08, -0.1, 0.05][i]!])),
+      (t: T.Tensor, i: number) => adjustBrightness(t, ft([b[i]!])),
+      (t: T.Tensor, i: number) => adjustContrast(t, ft([c[i]!])),
+      (t: T.Tensor, i: number) => adjustSaturation(t, ft([s[i]!])),
+      (t: T.Tensor, i: number) => adjustHue(t, ft([h[i]!])),
     ];
-    const orders = [[HUE, 0, 1, 2], [2, 1, 0, HUE], [1, HUE, 2, 0]];
     const expected = orders.map((o, i) => o.reduce((img, step) => steps[step]!(img, i), x.narrow(0, i, 1)));
-    const want = values(T.cat(expected, 0));
-    assertClose(values(colorJitter(x, p, true, "gathered")), want, 1e-6, "gathered");
-    assertClose(values(colorJitter(x, p, true, "masked")), want, 1e-6, "masked");
+    assertClose(values(colorJitter(x, p)), values(T.cat(expected, 0)), 1e-6, "batched");
   });
 });
 
@@ -158,51 +162,60 @@ test("one-channel jitter orders brightness and contrast per image", () => {
 test("jitter in a given order matches torchvision's functional ops", { skip: !HAS_TORCHVISION && "no torchvision" }, () => {
   T.tidy(() => {
     T.manualSeed(6);
-    const x = T.rand([2, 3, 5, 5]);
-    const p = params([1.3, 0.65], [0.6, 1.4], [1.2, 0.8], [0.08, -0.1], [[HUE, 0, 1, 2], [2, 1, 0, HUE]]);
+    const x = T.rand([4, 3, 5, 5]);
+    // Hue first, last, second and third.
+    const order = [[HUE, 0, 1, 2], [2, 1, 0, HUE], [1, HUE, 2, 0], [0, 2, HUE, 1]];
+    const f = [[1.3, 0.65, 1.1, 0.7], [0.6, 1.4, 0.9, 1.2], [1.2, 0.8, 0.5, 1.15], [0.08, -0.1, 0.3, -0.45]];
+    const p = params(f[0]!, f[1]!, f[2]!, f[3]!, order);
     const ref = python(
       [
-        "x = t(inp['x'], [2, 3, 5, 5])",
+        "x = t(inp['x'], [4, 3, 5, 5])",
         "fns = [F.adjust_brightness, F.adjust_contrast, F.adjust_saturation, F.adjust_hue]",
         "res = []",
-        "for i in range(2):",
+        "for i in range(4):",
         "  img = x[i]",
         "  for step in inp['order'][i]: img = fns[step](img, inp['f'][step][i])",
         "  res.append(img)",
         "out = torch.stack(res).flatten().tolist()",
       ].join("\n"),
-      { x: values(x), order: [[3, 0, 1, 2], [2, 1, 0, 3]], f: [[1.3, 0.65], [0.6, 1.4], [1.2, 0.8], [0.08, -0.1]] },
+      { x: values(x), order, f },
     );
     assertClose(values(colorJitter(x, p)), ref, 2e-6);
   });
 });
 
-test("sampled jitter: factors in range, identity where not applied, orders are permutations", () => {
+test("sampled jitter: factors in range, jitter applied with p, orders are permutations", () => {
   T.tidy(() => {
     T.manualSeed(7);
     const n = 2000;
-    const p = sampleJitter(n, { p: 0.8, brightness: 0.4, contrast: 0.3, saturation: 0.2, hue: 0.1 }, 3, "cpu");
-    const b = values(p.brightness);
-    const c = values(p.contrast);
-    const s = values(p.saturation);
-    const h = values(p.hue);
-    assert.ok(b.every((v) => v >= 0.6 && v <= 1.4) && c.every((v) => v >= 0.7 && v <= 1.3));
-    assert.ok(s.every((v) => v >= 0.8 && v <= 1.2) && h.every((v) => v >= -0.1 && v <= 0.1));
-    // Not applied ⇔ all four are identity (a drawn factor is exactly 1 with probability ~0).
-    const untouched = b.filter((v, i) => v === 1 && c[i] === 1 && s[i] === 1 && h[i] === 0).length;
-    assert.ok(Math.abs(untouched / n - 0.2) < 0.04, `unjittered fraction ${untouched / n}`);
-    const orders = p.order.toList();
+    const cfg = byolPresets(16)[0];
+    cfg.jitter = { p: 0.8, brightness: 0.4, contrast: 0.3, saturation: 0.2, hue: 0.1 };
+    const d = new ViewPlan([cfg], 3).draw(n, 16, 16, "cpu");
+    const f = values(d.jitter.factors); // rows of 5: b, c, s, 1, 1
+    const h = values(d.jitter.hue);
+    const col = (k: number) => f.filter((_, i) => i % 5 === k);
+    assert.ok(col(0).every((v) => v >= 0.6 && v <= 1.4) && col(1).every((v) => v >= 0.7 && v <= 1.3));
+    assert.ok(col(2).every((v) => v >= 0.8 && v <= 1.2) && h.every((v) => v >= -0.1 && v <= 0.1));
+    assert.ok(col(3).every((v) => v === 1) && col(4).every((v) => v === 1), "hue and identity rows stay 1");
+    const applied = values(d.jittered).filter((v) => v === 1).length / n;
+    assert.ok(Math.abs(applied - 0.8) < 0.04, `jittered fraction ${applied}`);
+    const orders = d.jitter.order.toList();
     for (let i = 0; i < n; i++) assert.deepEqual(orders.slice(4 * i, 4 * i + 4).sort(), [0, 1, 2, 3]);
     // Every step shows up first about a quarter of the time.
     for (let step = 0; step < 4; step++) {
       const first = orders.filter((v, i) => i % 4 === 0 && v === step).length / n;
       assert.ok(Math.abs(first - 0.25) < 0.04, `step ${step} first in ${first}`);
     }
-    // One channel: saturation and hue stay identity.
-    const g = sampleJitter(100, { p: 1, brightness: 0.4, contrast: 0.4, saturation: 0.2, hue: 0.1 }, 1, "cpu");
-    assert.ok(values(g.saturation).every((v) => v === 1) && values(g.hue).every((v) => v === 0));
-    assert.deepEqual(g.order.shape, [100, 2], "only brightness and contrast are ordered");
-    const go = g.order.toList();
-    assert.ok(go.every((v, i) => v === 1 - go[i ^ 1]!), "each row is (0, 1) or (1, 0)");
+    // One channel: saturation stays 1, hue 0, and only brightness and contrast are ordered (first).
+    const g = byolPresets(16, [0.5], [0.5])[0];
+    const dg = new ViewPlan([g], 1).draw(100, 16, 16, "cpu");
+    assert.ok(values(dg.jitter.factors).filter((_, i) => i % 5 === 2).every((v) => v === 1));
+    assert.ok(values(dg.jitter.hue).every((v) => v === 0));
+    const go = dg.jitter.order.toList();
+    for (let i = 0; i < 100; i++) {
+      const row = go.slice(4 * i, 4 * i + 4);
+      assert.deepEqual(row.slice(0, 2).sort(), [0, 1]);
+      assert.deepEqual(row.slice(2), [2, 3]);
+    }
   });
 });

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import * as T from "../../src/torch/index.js";
 import { resizedCrop, sampleCropBoxes } from "../../src/augment/crop.js";
+import { type ViewConfig, ViewAugmenter, byolPresets, runPlan } from "../../src/augment/index.js";
 import { HAS_TORCHVISION, assertClose, ft, python, values } from "./helpers.js";
 
 T.setNumThreads(1);
@@ -123,7 +124,7 @@ test("when no candidate fits, the centre crop with the nearest allowed aspect ra
   });
 });
 
-test("the separable resampling equals grid_sample with border padding, flips and edges included", () => {
+test("resizedCrop equals grid_sample with border padding on an independently built theta, flips and edges included", () => {
   T.tidy(() => {
     T.manualSeed(6);
     const n = 64;
@@ -142,6 +143,48 @@ test("the separable resampling equals grid_sample with border padding, flips and
     for (const mode of ["bilinear", "bicubic"] as const) {
       const ref = T.gridSample(x, grid, mode, "border").clamp(0, 1);
       assertClose(values(resizedCrop(x, boxes, 16, mode, flip)), values(ref), 2e-5, mode);
+    }
+  });
+});
+
+test("the views' crops and flips match PyTorch's affine_grid + grid_sample on the same boxes, borders included", { skip: !HAS_TORCHVISION && "no torchvision" }, () => {
+  T.tidy(() => {
+    const n = 24;
+    const [h, w, size] = [20, 26, 12];
+    T.manualSeed(9);
+    const x = T.randint(0, 256, [n, 3, h, w], { dtype: "uint8" });
+    for (const mode of ["bilinear", "bicubic"] as const) {
+      // Crop and flip only (everything else off, mean 0, std 1); both views in one pass, as makeViews.
+      const only = (cfg: ViewConfig): ViewConfig => ({
+        ...cfg, outputSize: size, crop: { ...cfg.crop, scale: [0.05, 1], interpolation: mode }, jitter: { ...cfg.jitter, p: 0 },
+        grayscaleP: 0, blur: { ...cfg.blur, p: 0 }, solarize: { ...cfg.solarize, p: 0 }, mean: [0, 0, 0], std: [1, 1, 1],
+      });
+      const augs = byolPresets(size).map((c) => new ViewAugmenter(only(c), 3));
+      const plan = augs[0]!.pairedWith(augs[1]!)!;
+      let boxes: number[] = [];
+      let flips: number[] = [];
+      const views = runPlan(plan, x, 3, (d) => {
+        boxes = values(T.cat([d.boxes.size, d.boxes.pos], 2).view(-1)); // (w, h, left, top) per image
+        flips = values(d.flip.view(-1).float());
+      });
+      assert.ok(flips.some((f) => f === 1) && flips.some((f) => f === 0), "both flipped and unflipped images");
+      const ref = python(
+        [
+          "x = torch.tensor(inp['x'], dtype=torch.uint8).reshape(inp['n'], 3, inp['h'], inp['w']).float() / 255",
+          "x = torch.cat([x, x])",
+          "b = torch.tensor(inp['boxes'], dtype=torch.float64).reshape(-1, 4)",
+          "W, H = inp['w'], inp['h']",
+          "sx = b[:, 0] / W * (1 - 2 * torch.tensor(inp['flips'], dtype=torch.float64))",
+          "z = torch.zeros_like(sx)",
+          "theta = torch.stack([sx, z, (2 * b[:, 2] + b[:, 0]) / W - 1, z, b[:, 1] / H, (2 * b[:, 3] + b[:, 1]) / H - 1], 1).reshape(-1, 2, 3)",
+          "grid = torch.nn.functional.affine_grid(theta, [x.shape[0], 3, inp['s'], inp['s']], align_corners=False).float()",
+          "y = torch.nn.functional.grid_sample(x, grid, mode=inp['mode'], padding_mode='border', align_corners=False)",
+          "out = (y.clamp(0, 1) if inp['mode'] == 'bicubic' else y).flatten().tolist()",
+        ].join("\n"),
+        { x: Array.from(x.toArray() as Uint8Array), n, h, w, s: size, boxes, flips, mode },
+      );
+      // The grids agree to float32 rounding of the box coordinates; samples move by at most that much.
+      assertClose(values(T.cat(views, 0)), ref, 2e-5, mode);
     }
   });
 });
