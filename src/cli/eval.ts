@@ -1,9 +1,10 @@
 // `byol eval RUN_DIR`: re-evaluates a finished (or interrupted) run from its saved encoder.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import * as T from "../torch/index.js";
 import { resolveDataset, type ResolvedDataset } from "../data/index.js";
 import { UserError } from "../util/errors.js";
+import { readRegularFile } from "../util/file-reads.js";
 import { applyOverrides, presetConfig, validateConfig, type TrainConfig } from "../train/config.js";
 import { applyThreads, datasetOptions, makeEncoder } from "../train/build.js";
 import { evaluateRun, type RunEvaluation } from "../train/evaluate-run.js";
@@ -28,7 +29,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   if (!existsSync(cfgPath)) throw new UserError(`${runDir} is not a run folder (no config.json)`);
   let cfg: TrainConfig;
   try {
-    const saved = JSON.parse(readFileSync(cfgPath, "utf8")) as TrainConfig;
+    const saved = JSON.parse(readRegularFile(cfgPath, "run configuration", 1 << 24).toString("utf8")) as TrainConfig;
     cfg = applyOverrides(presetConfig(saved.preset ?? "cpu"), saved);
   } catch (e) {
     if (e instanceof UserError) throw e;

@@ -1,14 +1,18 @@
 // `byol train`: resolve the configuration, pretrain, then evaluate and write the run folder.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import * as T from "../torch/index.js";
 import { resolveDataset, type ResolvedDataset } from "../data/index.js";
 import { UserError } from "../util/errors.js";
+import { IoError } from "../util/io-error.js";
+import { readRegularFile } from "../util/file-reads.js";
 import { applyOverrides, CPU_PRESET_FLOAT32_EPOCHS, effectivePrecision, presetConfig, setField, validateConfig, type TrainConfig } from "../train/config.js";
 import { applyThreads, datasetOptions } from "../train/build.js";
 import { train, writeConfig, type DataParallel } from "../train/trainer.js";
 import { evaluateRun } from "../train/evaluate-run.js";
 import { ENCODER_FILE, saveEncoder } from "../train/export.js";
+import { checkpointPath, checkpointStep } from "../train/checkpoint.js";
+import { checkRunFolder } from "./run-folder.js";
 import type { ResNet } from "../nn/resnet.js";
 import { intFlag, numFlag, parse } from "./args.js";
 import { joinFromEnv } from "../train/dist-context.js";
@@ -50,8 +54,9 @@ function defaultRunDir(): string {
 function readJson(path: string, what: string): unknown {
   if (!existsSync(path)) throw new UserError(`${what} ${path} does not exist`);
   try {
-    return JSON.parse(readFileSync(path, "utf8"));
+    return JSON.parse(readRegularFile(path, what, 1 << 24).toString("utf8"));
   } catch (e) {
+    if (e instanceof UserError) throw e;
     throw new UserError(`${what} ${path} is not valid JSON: ${(e as Error).message.split("\n")[0]}`);
   }
 }
@@ -117,9 +122,9 @@ export async function trainCommand(argv: string[], hooks: TrainCommandHooks = {}
   if (positionals.length) throw new UserError(`train: unexpected argument "${positionals[0]}" (see byol train --help)`);
   const cfg = resolveTrainConfig(values);
   const runDir = values.resume ?? values.out ?? defaultRunDir();
-  if (!values.resume && existsSync(join(runDir, "checkpoints", "last.safetensors"))) {
-    throw new UserError(`${runDir} already holds a run; continue it with --resume ${runDir} or choose another --out`);
-  }
+  // A new run writes only into a new or empty folder, a resumed one only into a run folder. Ranks
+  // other than 0 leave the check to rank 0 (which may already have written config.json).
+  if (!isRankProcess() || (process.env.RANK ?? "0") === "0") checkRunFolder(runDir, Boolean(values.resume));
   // --nproc N on one machine: this process becomes a launcher of N ranks (torchrun's variables).
   // The launcher fixes the run folder so that every rank agrees on it.
   if (cfg.nproc > 1 && !isRankProcess()) return launchLocal(cfg.nproc, ["train", ...argv, ...(values.out || values.resume ? [] : ["--out", runDir])]);
@@ -137,9 +142,20 @@ export async function trainCommand(argv: string[], hooks: TrainCommandHooks = {}
   const data = await resolveDataset(cfg.dataset, { ...datasetOptions(cfg), evalSets: rank0 });
   try {
     return await trainOn(data, { cfg, runDir, values, dp, rank, threads, log });
+  } catch (e) {
+    // A failed write (full disk, read-only folder) says what is still good.
+    if (e instanceof IoError) throw e.withNote(keptNote(runDir));
+    throw e;
   } finally {
     await data.train.close();
   }
+}
+
+/** What a failed run leaves: its last checkpoint (written atomically, so complete) if there is one. */
+function keptNote(runDir: string): string {
+  const path = checkpointPath(runDir);
+  const step = checkpointStep(path);
+  return step === null ? "no checkpoint was written" : `the last good checkpoint, step ${step}, is at ${path}`;
 }
 
 // Training, export and evaluation once the dataset is open.

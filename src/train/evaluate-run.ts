@@ -1,7 +1,6 @@
 // After training (and for `byol eval RUN_DIR`): the honest evaluation against both baselines, the
 // exported encoder, eval.json and report.html.
 import { join } from "node:path";
-import { writeFileSync } from "node:fs";
 import * as T from "../torch/index.js";
 import { gatherBatch, sampleData, sampleSubset, type ResolvedDataset } from "../data/index.js";
 import { evaluateRepresentations } from "../eval/evaluate.js";
@@ -13,6 +12,7 @@ import type { ResNet } from "../nn/resnet.js";
 import { writeReport, type EvalResult } from "../report/report.js";
 import { imageGridFromList, encodeGrid } from "../util/png.js";
 import { UserError } from "../util/errors.js";
+import { writeFileAtomic } from "../util/file-writes.js";
 import type { TrainConfig } from "./config.js";
 import { makeAugmenters, makeEncoder } from "./build.js";
 import { readMetrics } from "./metrics.js";
@@ -64,7 +64,7 @@ export async function evaluateRun(opts: {
     test_images: r.test_images,
     feature_dim: r.feature_dim,
   };
-  writeFileSync(join(runDir, "eval.json"), JSON.stringify(result, null, 2) + "\n");
+  writeFileAtomic(join(runDir, "eval.json"), JSON.stringify(result, null, 2) + "\n");
   randomEncoder.dispose();
   log(`wrote ${join(runDir, "eval.json")}`);
   await writeRunReport({ runDir, cfg, data, encoder, evalResult: result });

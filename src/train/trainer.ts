@@ -1,6 +1,5 @@
 // The BYOL training loop: data order, two views, online/target step, schedules, online probe, kNN
 // monitor, metrics, checkpoints, Ctrl-C and NaN handling. One process or one rank of many.
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as T from "../torch/index.js";
 import { epochOrder, batches, sampleSubset, type ImageSet, type ResolvedDataset } from "../data/index.js";
@@ -12,9 +11,10 @@ import type { BYOL } from "../byol/learner.js";
 import type { ResNet } from "../nn/resnet.js";
 import type { Optimizer } from "../optim/index.js";
 import { UserError } from "../util/errors.js";
+import { ensureDir, writeFileAtomic } from "../util/file-writes.js";
 import { effectivePrecision, type TrainConfig } from "./config.js";
 import { makeAugmenters, makeLearner, makeOptimizer, peakLr } from "./build.js";
-import { addPrefix, assertCompatible, checkpointPath, loadCheckpoint, saveCheckpoint, withPrefix } from "./checkpoint.js";
+import { addPrefix, assertCompatible, checkpointPath, fromCheckpoint, loadCheckpoint, saveCheckpoint, withPrefix } from "./checkpoint.js";
 import { MetricsLog, type MetricRow } from "./metrics.js";
 import { makeProgress } from "./progress.js";
 
@@ -70,7 +70,7 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
   if (set.n < cfg.batchSize * worldSize) {
     throw new UserError(`dataset has ${set.n} images, fewer than one global batch of ${cfg.batchSize * worldSize}`);
   }
-  mkdirSync(join(opts.runDir, "checkpoints"), { recursive: true });
+  ensureDir(join(opts.runDir, "checkpoints"));
 
   T.manualSeed(cfg.seed);
   const learner = makeLearner(cfg, channels);
@@ -105,15 +105,17 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
   const metrics = new MetricsLog(join(opts.runDir, "metrics.jsonl"), rank0);
   const ckPath = checkpointPath(opts.runDir);
   if (opts.resume) {
-    const { meta, tensors } = loadCheckpoint(ckPath);
+    const { meta, tensors } = loadCheckpoint(ckPath, { config: cfg, stepsPerEpoch });
     assertCompatible(meta.config, cfg, ckPath);
-    learner.loadStateDict(withPrefix(tensors, "model"));
-    optimizer.loadStateDict(withPrefix(tensors, "optim"));
-    if (probe) probe.loadStateDict(withPrefix(tensors, "probe"));
-    // One process continues its generator exactly; ranks of a data-parallel run (whose count may
-    // differ from the run that saved) each draw a fresh stream derived from the step.
-    if (dp) T.manualSeed(cfg.seed * 1000003 + meta.step * 131 + dp.rank + 1);
-    else T.setRngState(tensors["rng.cpu"]);
+    fromCheckpoint(ckPath, () => {
+      learner.loadStateDict(withPrefix(tensors, "model"));
+      optimizer.loadStateDict(withPrefix(tensors, "optim"));
+      if (probe) probe.loadStateDict(withPrefix(tensors, "probe"));
+      // One process continues its generator exactly; ranks of a data-parallel run (whose count may
+      // differ from the run that saved) each draw a fresh stream derived from the step.
+      if (dp) T.manualSeed(cfg.seed * 1000003 + meta.step * 131 + dp.rank + 1);
+      else T.setRngState(tensors["rng.cpu"]);
+    });
     for (const t of Object.values(tensors)) t.dispose();
     step = meta.step;
     startEpoch = meta.epoch;
@@ -277,6 +279,6 @@ function monitorKnn(learner: BYOL, m: { bank: ImageSet; query: ImageSet }, data:
 }
 
 export function writeConfig(runDir: string, cfg: TrainConfig): void {
-  if (!existsSync(runDir)) mkdirSync(runDir, { recursive: true });
-  writeFileSync(join(runDir, "config.json"), JSON.stringify(cfg, null, 2) + "\n");
+  ensureDir(runDir);
+  writeFileAtomic(join(runDir, "config.json"), JSON.stringify(cfg, null, 2) + "\n");
 }

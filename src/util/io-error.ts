@@ -63,3 +63,14 @@ export function ioError(e: unknown, action: string, path: string): UserError {
   if (e instanceof UserError) return e;
   return new IoError(action, path, describeErrno(e), errnoCode(e));
 }
+
+/**
+ * A Node system error (errno code, syscall, path) as a one-line UserError, for failures that no
+ * caller wrapped; null for any other error, which stays an internal error.
+ */
+export function fromSystemError(e: unknown): UserError | null {
+  if (!(e instanceof Error) || !isKnownIoError(e)) return null;
+  const { path, syscall } = e as NodeJS.ErrnoException;
+  if (typeof syscall !== "string") return null;
+  return new IoError(syscall === "read" || syscall === "open" || syscall === "stat" || syscall === "lstat" ? "access" : "write", path ?? `(${syscall})`, describeErrno(e), errnoCode(e));
+}
