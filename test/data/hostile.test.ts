@@ -13,6 +13,7 @@ import { after, test } from "node:test";
 import { readIdxImages } from "../../src/data/idx.js";
 import { decodeNpy, readNpy } from "../../src/data/npy.js";
 import { readCifarBatch } from "../../src/data/cifar.js";
+import { stl10Reader } from "../../src/data/stl10.js";
 import { encodeSafetensors, decodeSafetensors, firstDuplicateKey, readSafetensorsHeader } from "../../src/torch/safetensors-format.js";
 import * as T from "../../src/torch/index.js";
 import { idxBytes, isUserError, removeDir, tmpDir } from "./fixtures.js";
@@ -31,6 +32,11 @@ test("devices and FIFOs are refused by every reader, in one line, without readin
     assert.throws(() => T.loadSafetensors(p), isUserError(p, "not a regular file"));
     assert.throws(() => readSafetensorsHeader(p), isUserError(p, "not a regular file"));
   }
+  // STL-10's images file is opened by descriptor (it is read a range at a time): a FIFO there too.
+  const stl = path.join(dir, "stl");
+  fs.mkdirSync(stl);
+  execFileSync("mkfifo", [path.join(stl, "train_X.bin")]);
+  assert.throws(() => stl10Reader(stl, "train"), isUserError("train_X.bin", "not a regular file"));
 });
 
 // A gzip file whose decompressed stream is `zeros` bytes of zeros after an IDX image header.
