@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { decodeSafetensors, encodeSafetensors } from "../../src/torch/safetensors-format.js";
+import { decodeSafetensors, encodeSafetensors, type SafetensorsEntry } from "../../src/torch/safetensors-format.js";
 import { byol, oneLineError, type CliResult } from "./run-cli.js";
 import { writeIdx } from "../data/fixtures.js";
 
@@ -32,11 +32,11 @@ function tree(dir: string): string[] {
 }
 const noTemp = (dir: string) => assert.deepEqual(tree(dir).filter((f) => f.includes(".tmp")), [], `temporary files in ${dir}`);
 
-/** Rewrites the checkpoint's metadata with `edit` (bytes only). */
-function editCheckpoint(run: string, edit: (m: any) => any): string {
+/** Rewrites the checkpoint's metadata with `edit` and its tensor list with `tensors` (bytes only). */
+function editCheckpoint(run: string, edit: (m: any) => any, tensors: (e: SafetensorsEntry[]) => SafetensorsEntry[] = (e) => e): string {
   const p = join(run, "checkpoints", "last.safetensors");
   const { entries, metadata } = decodeSafetensors(readFileSync(p));
-  writeFileSync(p, Buffer.concat(encodeSafetensors(entries, { ...metadata, "byol-ts": JSON.stringify(edit(JSON.parse(metadata["byol-ts"]))) })));
+  writeFileSync(p, Buffer.concat(encodeSafetensors(tensors(entries), { ...metadata, "byol-ts": JSON.stringify(edit(JSON.parse(metadata["byol-ts"]))) })));
   return p;
 }
 
@@ -127,6 +127,21 @@ test("hostile checkpoint metadata ends a resume with one line naming the file an
   for (const [edit, re] of cases) {
     const run = copyOf(stopped);
     const p = editCheckpoint(run, edit);
+    const line = oneLineError(byol(["train", "--resume", run, "--no-eval", "--quiet", "--threads", "1"], { env }));
+    assert.ok(line.includes(p), line);
+    assert.match(line, re);
+  }
+  // Tensors: a missing one, a wrong shape, an RNG state of the wrong kind.
+  const same = (m: any) => m;
+  const W = "model.online.encoder.bn1.weight";
+  const tensorCases: [(e: SafetensorsEntry[]) => SafetensorsEntry[], RegExp][] = [
+    [(e) => e.filter((t) => t.name !== W), /missing .*online\.encoder\.bn1\.weight/],
+    [(e) => e.map((t) => (t.name === W ? { ...t, shape: [t.shape[0] / 2], data: t.data.subarray(0, t.data.length / 2) } : t)), /bn1\.weight: shape \[4\] does not match the model's \[8\]/],
+    [(e) => e.map((t) => (t.name === "rng.cpu" ? { ...t, dtype: "I8" as const } : t)), /"rng\.cpu" must be 1-D uint8, got int8/],
+  ];
+  for (const [edit, re] of tensorCases) {
+    const run = copyOf(stopped);
+    const p = editCheckpoint(run, same, edit);
     const line = oneLineError(byol(["train", "--resume", run, "--no-eval", "--quiet", "--threads", "1"], { env }));
     assert.ok(line.includes(p), line);
     assert.match(line, re);
