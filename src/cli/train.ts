@@ -20,7 +20,7 @@ import { isRankProcess, launchLocal } from "../train/launcher.js";
 
 export const TRAIN_HELP = `byol train [options]
   Pretrains an encoder with BYOL, evaluates it against baselines and writes a run folder.
-  --out DIR             run folder (default runs/<date-time>)
+  --out DIR             run folder: a new or empty folder (default runs/<date-time>)
   --preset NAME         cpu (default) | gpu | smoke
   --dataset NAME        fashion-mnist (default) | mnist:DIR | cifar10:DIR | stl10:DIR | folder:DIR
   --data-dir DIR        where fashion-mnist's IDX files are (default /usr/share/datasets/fashion-mnist)
@@ -29,7 +29,7 @@ export const TRAIN_HELP = `byol train [options]
   --epochs N  --batch-size N  --lr BASE_LR  --seed N  --threads N  --precision auto|fp32|bf16
   --config FILE         JSON file with any configuration fields (applied after the preset)
   --set FIELD=VALUE     set any configuration field, e.g. --set optimizer.weightDecay=1e-5 (repeatable)
-  --resume DIR          continue the run in DIR from its last checkpoint
+  --resume DIR          continue the run in DIR (a byol-ts run folder) from its last checkpoint
   --nproc N             data-parallel training with N local processes (torch.distributed, Gloo/NCCL)
   --sync-bn             cross-replica BatchNorm (statistics over the global batch)
   --on-bad-image MODE   folder datasets: skip (warn) or error (default) on undecodable images

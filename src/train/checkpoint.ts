@@ -55,20 +55,17 @@ export interface CheckpointExpectations {
  */
 export function loadCheckpoint(path: string, expect?: CheckpointExpectations): { meta: CheckpointMeta; tensors: Record<string, T.Tensor> } {
   if (!existsSync(path)) throw new UserError(`no checkpoint at ${path}`);
-  const { tensors, metadata } = T.loadSafetensors(path);
-  try {
-    const meta = checkpointMeta(metadata[META_KEY], path, expect);
-    // A resumed run continues the random generator from this state (byol eval needs no generator).
-    const rng = tensors["rng.cpu"];
-    if (expect && !rng) throw new UserError(`${path}: checkpoint has no tensor "rng.cpu" (the random generator's state)`);
-    if (rng && (rng.dtype !== "uint8" || rng.shape.length !== 1)) {
-      throw new UserError(`${path}: checkpoint tensor "rng.cpu" must be 1-D uint8, got ${rng.dtype} [${rng.shape.join(", ")}]`);
-    }
-    return { meta, tensors };
-  } catch (e) {
-    for (const t of Object.values(tensors)) t.dispose();
-    throw e;
+  // The header alone first: nothing is allocated for a checkpoint that is refused.
+  const header = readSafetensorsHeader(path);
+  const meta = checkpointMeta(header.metadata[META_KEY], path, expect);
+  // A resumed run continues the random generator from this state (byol eval needs no generator).
+  const rng = header.tensors.find((t) => t.name === "rng.cpu");
+  if (expect && !rng) throw new UserError(`${path}: checkpoint has no tensor "rng.cpu" (the random generator's state)`);
+  if (rng && (rng.dtype !== "U8" || rng.shape.length !== 1)) {
+    throw new UserError(`${path}: checkpoint tensor "rng.cpu" must be a 1-D U8 (uint8) tensor, got ${rng.dtype} [${rng.shape.join(", ")}]`);
   }
+  const { tensors } = T.loadSafetensors(path);
+  return { meta, tensors };
 }
 
 /** The step of the checkpoint at `path` (from its header alone), or null when there is none or it is unreadable. */

@@ -137,7 +137,7 @@ test("hostile checkpoint metadata ends a resume with one line naming the file an
   const tensorCases: [(e: SafetensorsEntry[]) => SafetensorsEntry[], RegExp][] = [
     [(e) => e.filter((t) => t.name !== W), /missing .*online\.encoder\.bn1\.weight/],
     [(e) => e.map((t) => (t.name === W ? { ...t, shape: [t.shape[0] / 2], data: t.data.subarray(0, t.data.length / 2) } : t)), /bn1\.weight: shape \[4\] does not match the model's \[8\]/],
-    [(e) => e.map((t) => (t.name === "rng.cpu" ? { ...t, dtype: "I8" as const } : t)), /"rng\.cpu" must be 1-D uint8, got int8/],
+    [(e) => e.map((t) => (t.name === "rng.cpu" ? { ...t, dtype: "I8" as const } : t)), /"rng\.cpu" must be a 1-D U8 \(uint8\) tensor, got I8/],
   ];
   for (const [edit, re] of tensorCases) {
     const run = copyOf(stopped);

@@ -91,7 +91,7 @@ test("a resumed checkpoint needs a 1-D uint8 RNG state", () => {
   assert.throws(() => loadCheckpoint(p, expect), userError(p, 'no tensor "rng.cpu"'));
   const d = dir();
   saveCheckpoint(d, { step: 10, epoch: 1, stepInEpoch: 2, config: presetConfig("smoke"), extra: {} }, { "rng.cpu": T.zeros([2, 3]) });
-  assert.throws(() => loadCheckpoint(checkpointPath(d), expect), userError('"rng.cpu" must be 1-D uint8, got float32 [2, 3]'));
+  assert.throws(() => loadCheckpoint(checkpointPath(d), expect), userError('"rng.cpu" must be a 1-D U8 (uint8) tensor, got F32 [2, 3]'));
 });
 
 test('prefixing tensor names keeps "__proto__" an ordinary key', () => {
