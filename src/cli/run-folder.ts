@@ -3,7 +3,8 @@
 // there, so it only writes into a folder that is new, empty, or (with --resume) a byol-ts run folder.
 //
 // A byol-ts run folder is a directory (not a symbolic link) that holds either a config.json which
-// parses as a byol-ts configuration (a JSON object whose fields are all configuration fields, on a
+// parses as a byol-ts configuration (a JSON object that has the core fields every run writes --
+// preset, dataset, epochs, batchSize, encoder -- and no field that is not a configuration field, on a
 // known preset), or a checkpoints/last.safetensors that carries byol-ts checkpoint metadata.
 import { lstatSync, readdirSync, type Stats } from "node:fs";
 import { join } from "node:path";
@@ -20,6 +21,9 @@ function lstatOrNull(path: string): Stats | null {
   }
 }
 
+// Fields config.json has held since the first version; a JSON file without them is someone else's.
+const CORE_FIELDS = ["preset", "dataset", "epochs", "batchSize", "encoder"];
+
 /** Whether `dir/config.json` is a regular file holding a byol-ts configuration. */
 function hasRunConfig(dir: string): boolean {
   const p = join(dir, "config.json");
@@ -27,6 +31,7 @@ function hasRunConfig(dir: string): boolean {
   try {
     const cfg = JSON.parse(readRegularFile(p, "run configuration", 1 << 20).toString("utf8")) as unknown;
     if (typeof cfg !== "object" || cfg === null || Array.isArray(cfg)) return false;
+    if (!CORE_FIELDS.every((k) => Object.prototype.hasOwnProperty.call(cfg, k))) return false;
     const preset = (cfg as { preset?: unknown }).preset;
     applyOverrides(presetConfig(typeof preset === "string" ? preset : "cpu"), cfg);
     return true;

@@ -177,6 +177,17 @@ test("an I/O fault while training is one line naming the file, the cause and the
   noTemp(run);
 });
 
+test("an I/O fault while writing eval.json or report.html is one line; after training it names the last checkpoint", () => {
+  const run = copyOf(finished);
+  assert.equal(oneLineError(faulty("EACCES:open:eval.json:1", ["eval", run, "--quiet", "--threads", "1"])), `byol: cannot write ${run}/eval.json: permission denied`);
+  assert.equal(oneLineError(faulty("ENOSPC:write:report.html:1", ["eval", run, "--quiet", "--threads", "1"])), `byol: cannot write ${run}/report.html: no space left on device`);
+  noTemp(run);
+  const fresh1 = fresh();
+  const line = oneLineError(faulty("EROFS:rename:report.html:1", [...TRAIN.filter((a) => a !== "--no-eval"), "--out", fresh1]));
+  assert.equal(line, `byol: cannot write ${fresh1}/report.html: read-only file system; the last good checkpoint, step 8, is at ${fresh1}/checkpoints/last.safetensors`);
+  noTemp(fresh1);
+});
+
 test("an I/O fault while writing embeddings is one line, with no temporary file left", () => {
   const data = join(root, "mnist");
   mkdirSync(data);
