@@ -1,9 +1,11 @@
 // `byol embed`: representations of images from a trained encoder, as .npy or .safetensors with ids.
-import { existsSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import * as T from "../torch/index.js";
 import { batches, epochOrder, folderSplits, folderStream, inMemoryData, parseDatasetSpec, resolveDataset, writeNpy, type ImageSet } from "../data/index.js";
 import { extractFeaturesStream } from "../eval/features.js";
 import { UserError } from "../util/errors.js";
+import { writeFileAtomic } from "../util/file-writes.js";
+import { checkOutputFile } from "../train/run-folder.js";
 import { presetConfig } from "../train/config.js";
 import { makeEncoder } from "../train/build.js";
 import { readEncoderFile } from "../train/export.js";
@@ -31,6 +33,9 @@ export async function embedCommand(argv: string[]): Promise<number> {
   for (const f of ["encoder", "input", "out"]) if (!values[f]) throw new UserError(`embed: --${f} is required (see byol embed --help)`);
   const out: string = values.out;
   if (!out.endsWith(".npy") && !out.endsWith(".safetensors")) throw new UserError(`embed: --out must end in .npy or .safetensors, got "${out}"`);
+  // Refused before any work: an output that is a link, a folder or a special file.
+  checkOutputFile(out);
+  if (out.endsWith(".npy")) checkOutputFile(`${out}.ids.txt`, "--out's id list");
   const split = values.split ?? "train";
   if (split !== "train" && split !== "test") throw new UserError(`embed: --split must be train or test, got "${split}"`);
   const device = values.device ?? "cpu";
@@ -69,7 +74,7 @@ export async function embedCommand(argv: string[]): Promise<number> {
   const ids = knownIds ?? Array.from({ length: n }, (_, i) => String(i));
   if (out.endsWith(".npy")) {
     writeNpy(out, feats.toFloat32Array(), [n, d]);
-    writeFileSync(`${out}.ids.txt`, ids.join("\n") + "\n");
+    writeFileAtomic(`${out}.ids.txt`, ids.join("\n") + "\n");
   } else {
     const named: Record<string, T.Tensor> = { embeddings: feats };
     if (labels) named.labels = T.tensor(labels, [n], { dtype: "int64" });

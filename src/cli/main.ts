@@ -1,5 +1,6 @@
 // The `byol` command: dispatches to a subcommand; user errors end with one line and exit code 2.
 import { UserError } from "../util/errors.js";
+import { fromSystemError } from "../util/io-error.js";
 import { TRAIN_HELP, trainCommand } from "./train.js";
 import { EVAL_HELP, evalCommand } from "./eval.js";
 import { EMBED_HELP, embedCommand } from "./embed.js";
@@ -50,7 +51,9 @@ function isUserFacing(e: unknown): e is Error {
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
-  (e) => {
+  (err) => {
+    // A file-system failure no caller wrapped (a full disk, a read-only folder) is still the user's to fix.
+    const e = fromSystemError(err) ?? err;
     if (isUserFacing(e)) {
       process.stderr.write(`byol: ${e.message.split("\n")[0]}\n`);
       process.exit(2);

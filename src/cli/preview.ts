@@ -1,10 +1,11 @@
 // `byol preview`: a PNG grid of original images beside their view-1 and view-2 augmentations.
-import { writeFileSync } from "node:fs";
 import * as T from "../torch/index.js";
 import { resolveDataset, epochOrder } from "../data/index.js";
 import { ViewAugmenter, presetByName } from "../augment/index.js";
 import { renderPreview } from "../augment/preview.js";
 import { UserError } from "../util/errors.js";
+import { writeFileAtomic } from "../util/file-writes.js";
+import { checkOutputFile } from "../train/run-folder.js";
 import { intFlag, parse } from "./args.js";
 
 export const PREVIEW_HELP = `byol preview --dataset NAME --out grid.png [options]
@@ -26,6 +27,7 @@ export async function previewCommand(argv: string[]): Promise<number> {
   }
   if (positionals.length) throw new UserError(`preview: unexpected argument "${positionals[0]}"`);
   if (!values.out) throw new UserError("preview: --out FILE.png is required");
+  checkOutputFile(values.out);
   const seed = intFlag(values.seed, "seed", 0) ?? 0;
   const rows = intFlag(values.images, "images", 1) ?? 8;
   const samples = intFlag(values.samples, "samples", 1) ?? 4;
@@ -40,7 +42,7 @@ export async function previewCommand(argv: string[]): Promise<number> {
   const sample = await set.take(epochOrder(set.n, seed, 0, { shuffle: true }).subarray(0, Math.min(rows, set.n)));
   await set.close();
   const png = T.tidy(() => renderPreview(sample.images, sample.n, sample.channels, sample.height, sample.width, augs, { samples, seed }));
-  writeFileSync(values.out, png);
+  writeFileAtomic(values.out, png);
   process.stderr.write(`wrote ${values.out}: ${sample.n} images, ${samples} view-1 and ${samples} view-2 samples each (${name} augmentations)\n`);
   return 0;
 }

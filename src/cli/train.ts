@@ -1,18 +1,20 @@
 // `byol train`: resolve the configuration, pretrain, then evaluate and write the run folder.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { UserError } from "../util/errors.js";
 import { applyOverrides, presetConfig, setField, type TrainConfig } from "../train/config.js";
 import type { DataParallel } from "../train/trainer.js";
 import { defaultRunDir, finishConfig, trainRun } from "../train/run.js";
+import { checkRunFolder } from "../train/run-folder.js";
 import { parseDuration } from "../train/time-budget.js";
+import { readRegularFile } from "../util/file-reads.js";
 import { intFlag, numFlag, parse } from "./args.js";
 import { joinFromEnv } from "../train/dist-context.js";
 import { isRankProcess, launchLocal } from "../train/launcher.js";
 
 export const TRAIN_HELP = `byol train [options]
   Pretrains an encoder with BYOL, evaluates it against baselines and writes a run folder.
-  --out DIR             run folder (default runs/<date-time>)
+  --out DIR             run folder: a new or empty folder (default runs/<date-time>)
   --preset NAME         cpu (default) | gpu | smoke
   --dataset NAME        fashion-mnist (default) | mnist:DIR | cifar10:DIR | stl10:DIR | folder:DIR
                         folder:DIR: train/ and test/ (or val/) subfolders are the splits; class
@@ -27,7 +29,7 @@ export const TRAIN_HELP = `byol train [options]
                         (an explicit epoch count turns the time budget off)
   --config FILE         JSON file with any configuration fields (applied after the preset)
   --set FIELD=VALUE     set any configuration field, e.g. --set optimizer.weightDecay=1e-5 (repeatable)
-  --resume DIR          continue the run in DIR from its last checkpoint
+  --resume DIR          continue the run in DIR (a byol-ts run folder) from its last checkpoint
   --nproc N             data-parallel training with N local processes (torch.distributed, Gloo/NCCL)
   --sync-bn             cross-replica BatchNorm (statistics over the global batch)
   --on-bad-image MODE   folder datasets: skip (warn) or error (default) on undecodable images
@@ -47,8 +49,9 @@ const OPTIONS = {
 function readJson(path: string, what: string): unknown {
   if (!existsSync(path)) throw new UserError(`${what} ${path} does not exist`);
   try {
-    return JSON.parse(readFileSync(path, "utf8"));
+    return JSON.parse(readRegularFile(path, what, 1 << 24).toString("utf8"));
   } catch (e) {
+    if (e instanceof UserError) throw e;
     throw new UserError(`${what} ${path} is not valid JSON: ${(e as Error).message.split("\n")[0]}`);
   }
 }
@@ -118,9 +121,9 @@ export async function trainCommand(argv: string[], hooks: TrainCommandHooks = {}
   if (positionals.length) throw new UserError(`train: unexpected argument "${positionals[0]}" (see byol train --help)`);
   const cfg = resolveTrainConfig(values);
   const runDir = values.resume ?? values.out ?? defaultRunDir();
-  if (!values.resume && existsSync(join(runDir, "checkpoints", "last.safetensors"))) {
-    throw new UserError(`${runDir} already holds a run; continue it with --resume ${runDir} or choose another --out`);
-  }
+  // A new run writes only into a new or empty folder, a resumed one only into a run folder (checked
+  // here, before a launcher starts ranks, and again by trainRun).
+  if (!isRankProcess()) checkRunFolder(runDir, Boolean(values.resume));
   // --nproc N on one machine: this process becomes a launcher of N ranks (torchrun's variables).
   // The launcher fixes the run folder so that every rank agrees on it.
   if (cfg.nproc > 1 && !isRankProcess()) return launchLocal(cfg.nproc, ["train", ...argv, ...(values.out || values.resume ? [] : ["--out", runDir])]);

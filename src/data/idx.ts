@@ -82,17 +82,29 @@ function variants(prefix: string, kind: string, idx: string): string[] {
   return names.flatMap((n) => [`${n}.gz`, n]);
 }
 
-// Parses an IDX file whose magic number must be `magic` and returns its dimensions and payload,
-// checking that the payload is exactly as long as the dimensions say.
-function readIdx(path: string, magic: number, what: string): { dims: number[]; data: Uint8Array } {
-  const buf = readMaybeGzip(path, `IDX ${what} file`);
-  if (buf.length < 4) throw new UserError(`${path}: truncated IDX ${what} file (${buf.length} bytes, no header)`);
-  const found = buf.readUInt32BE(0);
+// The size of the whole file that an IDX header implies, once `head` holds the header: checks the
+// magic number first, so a foreign file is named as such before anything else is read.
+function idxFileSize(head: Buffer, path: string, magic: number, what: string): number | null {
+  if (head.length < 4) return null;
+  const found = head.readUInt32BE(0);
   if (found !== magic) {
-    throw new UserError(
-      `${path}: bad magic number ${hex(found)}, expected ${hex(magic)} for an IDX ${what} file`,
-    );
+    throw new UserError(`${path}: bad magic number ${hex(found)}, expected ${hex(magic)} for an IDX ${what} file`);
   }
+  const ndims = magic & 0xff;
+  const headerBytes = 4 + 4 * ndims;
+  if (head.length < headerBytes) return null;
+  let size = 1;
+  for (let d = 0; d < ndims; d++) size *= head.readUInt32BE(4 + 4 * d);
+  return headerBytes + size;
+}
+
+// Parses an IDX file whose magic number must be `magic` and returns its dimensions and payload,
+// checking that the payload is exactly as long as the dimensions say. A gzipped file is never
+// decompressed past what its header implies.
+function readIdx(path: string, magic: number, what: string): { dims: number[]; data: Uint8Array } {
+  const buf = readMaybeGzip(path, `IDX ${what} file`, (head) => idxFileSize(head, path, magic, what));
+  if (buf.length < 4) throw new UserError(`${path}: truncated IDX ${what} file (${buf.length} bytes, no header)`);
+  idxFileSize(buf, path, magic, what);
   const ndims = magic & 0xff;
   const headerBytes = 4 + 4 * ndims;
   if (buf.length < headerBytes) {

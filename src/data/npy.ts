@@ -3,7 +3,7 @@
 // length, then a Python dict literal padded with spaces and ended by "\n" so that the data starts
 // at a multiple of 64 bytes, then the raw C-order values.
 import { UserError } from "../util/errors.js";
-import { writeFileAtomic } from "../util/atomic-write.js";
+import { writeFileAtomic } from "../util/file-writes.js";
 import { readFileOrThrow } from "./files.js";
 
 export type NpyArray = Float32Array | Int32Array | Uint8Array;
@@ -89,9 +89,14 @@ export function decodeNpy(buf: Uint8Array, source = "npy data"): NpyData {
   const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1];
   if (descr === undefined || fortran === undefined || shapeText === undefined) fail(`unreadable header ${JSON.stringify(header.trim())}`);
   if (fortran === "True") fail("Fortran-order arrays are not supported (save with C order)");
-  const shape = shapeText!.split(",").map((s) => s.trim()).filter((s) => s.length > 0).map(Number);
-  if (shape.some((d) => !Number.isInteger(d) || d < 0)) fail(`bad shape (${shapeText})`);
-  const count = shape.reduce((a, b) => a * b, 1);
+  const shape = parseShape(shapeText!);
+  if (shape === null) fail(`bad shape (${shapeText}): expected a tuple of non-negative decimal integers`);
+  // Bounded by what a file can hold: the data section is at most the rest of the buffer.
+  let count = 1;
+  for (const d of shape!) {
+    count *= d;
+    if (count > buf.length) fail(`shape (${shapeText}) holds more values than the file's ${buf.length} bytes can`);
+  }
 
   const dtype = normalizeDescr(descr!);
   if (dtype === null) fail(`unsupported dtype '${descr}' (supported: <f4, <i4, |u1)`);
@@ -106,7 +111,23 @@ export function decodeNpy(buf: Uint8Array, source = "npy data"): NpyData {
   const bytes = new Uint8Array(buf.subarray(dataStart, dataStart + expected));
   const data: NpyArray =
     dtype === "<f4" ? new Float32Array(bytes.buffer) : dtype === "<i4" ? new Int32Array(bytes.buffer) : bytes;
-  return { dtype: dtype!, shape, data };
+  return { dtype: dtype!, shape: shape!, data };
+}
+
+// A Python tuple of dimensions as numpy writes it: "", "3,", "3, 4" (a trailing comma allowed), each a
+// plain decimal integer; "1e0", "0x10", "-1", "1.0" and empty items are not dimensions.
+function parseShape(text: string): number[] | null {
+  if (text.trim() === "") return [];
+  const items = text.split(",").map((s) => s.trim());
+  if (items.length > 1 && items[items.length - 1] === "") items.pop();
+  const dims: number[] = [];
+  for (const it of items) {
+    if (!/^\d{1,16}$/.test(it)) return null;
+    const d = Number(it);
+    if (!Number.isSafeInteger(d)) return null;
+    dims.push(d);
+  }
+  return dims;
 }
 
 /** Reads a .npy file. */

@@ -2,11 +2,12 @@
 // 3x96x96 uint8 images, each channel stored column-major (MATLAB order), and `*_y.bin` one label
 // byte per image, 1..10. The unlabeled split is 100,000 images (2.7 GB), so images are read by
 // offset from a file descriptor, a range at a time, instead of slurping the file.
-import { closeSync, existsSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, existsSync, readSync } from "node:fs";
 import { join } from "node:path";
 import { UserError } from "../util/errors.js";
 import type { ImageSet } from "./dataset.js";
-import { oneLine, readClassNames, readFileOrThrow, requireDir } from "./files.js";
+import { readClassNames, readFileOrThrow, requireDir } from "./files.js";
+import { openRegularFile } from "../util/file-reads.js";
 
 export const STL10_CLASSES = [
   "airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck",
@@ -96,12 +97,7 @@ function readImages(path: string, start: number, n: number): Uint8Array {
   const out = new Uint8Array(n * IMAGE);
   if (n === 0) return out;
   const scratch = new Uint8Array(Math.min(n, CHUNK_IMAGES) * IMAGE);
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch (e) {
-    throw new UserError(`${path}: cannot open STL-10 images (${oneLine(e)})`);
-  }
+  const { fd } = openRegularFile(path, "STL-10 images");
   try {
     for (let done = 0; done < n; ) {
       const k = Math.min(CHUNK_IMAGES, n - done);
@@ -139,19 +135,11 @@ function readLabels(path: string, count: number, numClasses: number): Int32Array
   return labels;
 }
 
+// The images file's size; a device or FIFO is refused rather than read (or waited on) without end.
 function fileSize(path: string): number {
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(`${path}: cannot open STL-10 images (${code === "ENOENT" ? "no such file" : oneLine(e)})`);
-  }
-  try {
-    return fstatSync(fd).size;
-  } finally {
-    closeSync(fd);
-  }
+  const { fd, size } = openRegularFile(path, "STL-10 images");
+  closeSync(fd);
+  return size;
 }
 
 function stl10Root(dir: string): string {

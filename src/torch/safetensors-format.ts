@@ -4,8 +4,9 @@
 // padded with spaces, then the data section, offsets relative to its start. Tensor data is
 // little-endian, C order. Reading validates everything, since a checkpoint may be corrupt or
 // hand-made; each problem is a one-line UserError naming the file and the tensor.
-import { readFileSync } from "node:fs";
-import { writeFileAtomic } from "../util/atomic-write.js";
+import { closeSync } from "node:fs";
+import { openRegularFile, readExactly } from "../util/file-reads.js";
+import { writeFileAtomic } from "../util/file-writes.js";
 import { UserError } from "../util/errors.js";
 
 export type SafetensorsDtype = "F64" | "F32" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL";
@@ -88,28 +89,49 @@ export function encodeSafetensors(entries: SafetensorsEntry[], metadata?: Record
   return [header, ...entries.map((e) => e.data)];
 }
 
-/** Decodes and validates a whole safetensors file held in memory; `source` names it in errors. */
-export function decodeSafetensors(buf: Uint8Array, source = "safetensors data"): SafetensorsContents {
-  function fail(what: string): never {
+/** The header of a safetensors file: metadata and each tensor's dtype, shape and place in the data. */
+export interface SafetensorsHeader {
+  /** In data-section order. */
+  tensors: { name: string; dtype: SafetensorsDtype; shape: number[]; begin: number; end: number }[];
+  metadata: Record<string, string>;
+  /** Bytes before the data section (8 + the JSON header's length). */
+  dataStart: number;
+}
+
+function failer(source: string) {
+  return (what: string): never => {
     throw new UserError(`${source}: ${what}`);
-  }
-  if (buf.length < 8) fail(`too short for a safetensors file (${buf.length} bytes)`);
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const n = view.getBigUint64(0, true);
-  if (n > BigInt(buf.length - 8)) fail(`header length ${n} exceeds the file size (${buf.length} bytes); truncated or not a safetensors file`);
+  };
+}
+
+// The header length from the first 8 bytes, checked against the file size and the limit.
+function headerLength(first8: Uint8Array, fileSize: number, fail: (w: string) => never): number {
+  if (fileSize < 8) fail(`too short for a safetensors file (${fileSize} bytes)`);
+  const n = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
+  if (n > BigInt(fileSize - 8)) fail(`header length ${n} exceeds the file size (${fileSize} bytes); truncated or not a safetensors file`);
   if (n > BigInt(MAX_HEADER)) fail(`header length ${n} is over the ${MAX_HEADER}-byte limit`);
-  const headerLen = Number(n);
+  return Number(n);
+}
+
+/**
+ * Parses and validates the JSON header (`headerBytes`) of a file whose data section has `dataLen`
+ * bytes: every tensor's dtype, shape and offsets, the tensors tiling the data section exactly, and no
+ * name given twice (JSON.parse would silently keep the last of two equal keys).
+ */
+export function parseSafetensorsHeader(headerBytes: Uint8Array, dataLen: number, source = "safetensors data"): SafetensorsHeader {
+  const fail = failer(source);
   let parsed: unknown;
+  let text = "";
   try {
-    const text = new TextDecoder("utf-8", { fatal: true }).decode(buf.subarray(8, 8 + headerLen));
+    text = new TextDecoder("utf-8", { fatal: true }).decode(headerBytes);
     parsed = JSON.parse(text);
   } catch (e) {
     fail(`header is not valid UTF-8 JSON (${e instanceof Error ? e.message : String(e)})`);
   }
   if (!isPlainObject(parsed)) fail("header is not a JSON object");
+  const dup = firstDuplicateKey(text);
+  if (dup !== null) fail(`header names ${JSON.stringify(dup)} twice`);
   const header = parsed as Record<string, unknown>;
-  const dataLen = buf.length - 8 - headerLen;
-  const dataStart = 8 + headerLen;
 
   const metadata: Record<string, string> = {};
   if (Object.prototype.hasOwnProperty.call(header, METADATA_KEY)) {
@@ -117,11 +139,11 @@ export function decodeSafetensors(buf: Uint8Array, source = "safetensors data"):
     if (!isPlainObject(meta)) fail(`"${METADATA_KEY}" is not an object of strings`);
     for (const [k, v] of Object.entries(meta as Record<string, unknown>)) {
       if (typeof v !== "string") fail(`"${METADATA_KEY}" value for "${k}" is not a string`);
-      metadata[k] = v as string;
+      setOwn(metadata, k, v as string);
     }
   }
 
-  const spans: { name: string; dtype: SafetensorsDtype; shape: number[]; begin: number; end: number }[] = [];
+  const spans: SafetensorsHeader["tensors"] = [];
   for (const [name, raw] of Object.entries(header)) {
     if (name === METADATA_KEY) continue;
     const t = `tensor "${name}"`;
@@ -164,31 +186,101 @@ export function decodeSafetensors(buf: Uint8Array, source = "safetensors data"):
     prev = s.name;
   }
   if (at !== dataLen) fail(`data section has ${dataLen} bytes but the tensors cover ${at}; ${dataLen - at} bytes unaccounted for`);
+  return { tensors: spans, metadata, dataStart: 8 + headerBytes.length };
+}
 
-  const entries = spans.map((s) => ({
+/** Decodes and validates a whole safetensors file held in memory; `source` names it in errors. */
+export function decodeSafetensors(buf: Uint8Array, source = "safetensors data"): SafetensorsContents {
+  const fail = failer(source);
+  if (buf.length < 8) fail(`too short for a safetensors file (${buf.length} bytes)`);
+  const headerLen = headerLength(buf.subarray(0, 8), buf.length, fail);
+  const h = parseSafetensorsHeader(buf.subarray(8, 8 + headerLen), buf.length - 8 - headerLen, source);
+  const entries = h.tensors.map((s) => ({
     name: s.name,
     dtype: s.dtype,
     shape: s.shape,
-    data: buf.subarray(dataStart + s.begin, dataStart + s.end),
+    data: buf.subarray(h.dataStart + s.begin, h.dataStart + s.end),
   }));
-  return { entries, metadata };
+  return { entries, metadata: h.metadata };
 }
 
-/** Reads and validates a safetensors file. */
+/**
+ * Reads and validates only the header of a safetensors file (metadata, names, shapes), so a caller
+ * can check a file against what it expects before reading or building anything large.
+ */
+export function readSafetensorsHeader(path: string): SafetensorsHeader {
+  const f = openRegularFile(path, "safetensors file");
+  try {
+    const fail = failer(path);
+    if (f.size < 8) fail(`too short for a safetensors file (${f.size} bytes)`);
+    const n = headerLength(readExactly(f, 0, 8, path, "safetensors file"), f.size, fail);
+    return parseSafetensorsHeader(readExactly(f, 8, n, path, "safetensors file"), f.size - 8 - n, path);
+  } finally {
+    closeSync(f.fd);
+  }
+}
+
+/** Reads and validates a safetensors file (a regular file only: a device or FIFO is refused). */
 export function readSafetensorsFile(path: string): SafetensorsContents {
+  const f = openRegularFile(path, "safetensors file");
   let buf: Buffer;
   try {
-    buf = readFileSync(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(`${path}: cannot read safetensors file (${code === "ENOENT" ? "no such file" : code ?? String(e)})`);
+    // The header first: a corrupt length is refused before the rest of the file is read.
+    if (f.size >= 8) headerLength(readExactly(f, 0, 8, path, "safetensors file"), f.size, failer(path));
+    buf = readExactly(f, 0, f.size, path, "safetensors file");
+  } finally {
+    closeSync(f.fd);
   }
   return decodeSafetensors(buf, path);
+}
+
+/**
+ * The first key that appears twice in one object of a JSON text (which JSON.parse has accepted), or
+ * null. A small scanner: it only tracks strings, nesting and which strings are keys.
+ */
+export function firstDuplicateKey(text: string): string | null {
+  const stack: ({ keys: Set<string> } | null)[] = []; // null for arrays
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+      const top = stack[stack.length - 1];
+      if (expectKey && top) {
+        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        if (top.keys.has(key)) return key;
+        top.keys.add(key);
+      }
+      expectKey = false;
+      i = j;
+    } else if (c === "{") {
+      stack.push({ keys: new Set() });
+      expectKey = true;
+    } else if (c === "[") {
+      stack.push(null);
+      expectKey = false;
+    } else if (c === "}" || c === "]") {
+      stack.pop();
+      expectKey = false;
+    } else if (c === ",") {
+      expectKey = stack[stack.length - 1] !== null && stack.length > 0;
+    }
+  }
+  return null;
 }
 
 /** Writes a safetensors file atomically: readers see the old file or the complete new one. */
 export function writeSafetensorsFile(path: string, entries: SafetensorsEntry[], metadata?: Record<string, string>): void {
   writeFileAtomic(path, encodeSafetensors(entries, metadata));
+}
+
+/**
+ * obj[key] = value as an own property, whatever the key: plain assignment of "__proto__" would
+ * replace the object's prototype instead (and hide the value).
+ */
+export function setOwn<V>(obj: Record<string, V>, key: string, value: V): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 function numel(shape: number[]): number {

@@ -2,7 +2,7 @@
 import { native } from "./native.js";
 import { DType, DTYPE_CODE } from "./dtype.js";
 import { Tensor } from "./tensor.js";
-import { decodeSafetensors, encodeSafetensors, readSafetensorsFile, writeSafetensorsFile } from "./safetensors-format.js";
+import { decodeSafetensors, encodeSafetensors, readSafetensorsFile, setOwn, writeSafetensorsFile } from "./safetensors-format.js";
 
 type StDtype = "F64" | "F32" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL";
 const TO_ST: Record<DType, StDtype> = {
@@ -50,7 +50,8 @@ function build(decoded: ReturnType<typeof decodeSafetensors>, device: string) {
         throw err;
       }
     }
-    tensors[e.name] = t;
+    // (setOwn: a tensor named "__proto__" is an ordinary entry, not the result's prototype.)
+    setOwn(tensors, e.name, t);
   }
   return { tensors, metadata: decoded.metadata ?? {} };
 }

@@ -164,12 +164,22 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+// Field names are looked up as own properties only, and the names that reach an object's prototype
+// are refused outright: "--set __proto__.x=1" or {"__proto__": ...} in a config file must not write
+// into Object.prototype.
+const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+
+function isKnownField(obj: Record<string, unknown>, key: string, where: string): boolean {
+  if (FORBIDDEN_KEYS.has(key)) throw new UserError(`configuration field "${where}" is not allowed`);
+  return Object.prototype.hasOwnProperty.call(obj, key);
+}
+
 function merge<T>(base: T, over: unknown, path = ""): T {
   if (!isObject(over)) return base;
   const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
   for (const [k, v] of Object.entries(over)) {
     const where = path ? `${path}.${k}` : k;
-    if (!(k in out)) throw new UserError(`unknown configuration field "${where}"`);
+    if (!isKnownField(out, k, where)) throw new UserError(`unknown configuration field "${where}"`);
     out[k] = isObject(out[k]) ? merge(out[k], v, where) : v;
   }
   return out as T;
@@ -191,11 +201,12 @@ export function setField(cfg: TrainConfig, dotted: string, raw: string): void {
   const parts = dotted.split(".");
   let obj: Record<string, unknown> = cfg as unknown as Record<string, unknown>;
   for (const p of parts.slice(0, -1)) {
-    if (!isObject(obj[p])) throw new UserError(`unknown configuration field "${dotted}"`);
+    if (!isKnownField(obj, p, dotted) || !isObject(obj[p])) throw new UserError(`unknown configuration field "${dotted}"`);
     obj = obj[p] as Record<string, unknown>;
   }
   const key = parts[parts.length - 1];
-  if (!(key in obj)) throw new UserError(`unknown configuration field "${dotted}"`);
+  if (!isKnownField(obj, key, dotted)) throw new UserError(`unknown configuration field "${dotted}"`);
+  if (isObject(obj[key])) throw new UserError(`"${dotted}" is a group of fields: set one of them, e.g. ${dotted}.${Object.keys(obj[key] as object)[0]}=...`);
   const cur = obj[key];
   if (typeof cur === "number" || (cur === null && raw !== "null" && /^-?[\d.]+(e-?\d+)?$/i.test(raw))) {
     const v = Number(raw);

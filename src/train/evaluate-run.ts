@@ -1,7 +1,7 @@
 // After training (and for `byol eval RUN_DIR`): the honest evaluation against both baselines, the
 // exported encoder, eval.json and report.html.
 import { join } from "node:path";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import * as T from "../torch/index.js";
 import { gatherBatch, resolveDataset, sampleData, sampleSubset, type ResolvedDataset } from "../data/index.js";
 import { evaluateRepresentations } from "../eval/evaluate.js";
@@ -14,6 +14,8 @@ import type { Module } from "../nn/module.js";
 import { writeReport, type EvalResult } from "../report/report.js";
 import { imageGridFromList, encodeGrid } from "../util/png.js";
 import { UserError } from "../util/errors.js";
+import { writeFileAtomic } from "../util/file-writes.js";
+import { readRegularFile } from "../util/file-reads.js";
 import { applyOverrides, presetConfig, validateConfig, type TrainConfig } from "./config.js";
 import { applyThreads, datasetOptions, makeAugmenters, makeEncoder, placeEncoder, type EncoderFactory } from "./build.js";
 import { readMetrics } from "./metrics.js";
@@ -74,7 +76,7 @@ export async function evaluateRun(opts: {
     feature_dim: r.feature_dim,
     ...(data.testSplit ? { test_split: data.testSplit } : {}),
   };
-  writeFileSync(join(runDir, "eval.json"), JSON.stringify(result, null, 2) + "\n");
+  writeFileAtomic(join(runDir, "eval.json"), JSON.stringify(result, null, 2) + "\n");
   randomEncoder.dispose();
   log(`wrote ${join(runDir, "eval.json")}`);
   await writeRunReport({ runDir, cfg, data, encoder, evalResult: result });
@@ -158,7 +160,7 @@ export async function evaluateRunDir(runDir: string, o: EvaluateRunDirOptions = 
   if (!existsSync(cfgPath)) throw new UserError(`${runDir} is not a run folder (no config.json)`);
   let cfg: TrainConfig;
   try {
-    const saved = JSON.parse(readFileSync(cfgPath, "utf8")) as TrainConfig;
+    const saved = JSON.parse(readRegularFile(cfgPath, "run configuration", 1 << 24).toString("utf8")) as TrainConfig;
     cfg = applyOverrides(presetConfig(saved.preset ?? "cpu"), saved);
   } catch (e) {
     if (e instanceof UserError) throw e;

@@ -1,11 +1,15 @@
 // encoder.safetensors: the trained online encoder under torchvision's tensor names, with enough
-// metadata (architecture, channels, normalisation) for `byol embed` to rebuild and use it.
+// metadata (architecture, channels, normalisation) for `byol embed` to rebuild and use it. Reading
+// validates the metadata by the same rules as flags and checks every tensor's name, shape and dtype
+// against the architecture it describes before any network is built (so a file that claims a wider
+// network than it holds costs no memory).
 import { existsSync } from "node:fs";
 import * as T from "../torch/index.js";
+import { readSafetensorsHeader, type SafetensorsDtype } from "../torch/safetensors-format.js";
 import { UserError } from "../util/errors.js";
 import type { Module } from "../nn/module.js";
 import { RESNETS, type ResNet } from "../nn/resnet.js";
-import type { TrainConfig } from "./config.js";
+import { applyOverrides, presetConfig, validateConfig, type TrainConfig } from "./config.js";
 
 /** The trained encoder's file name in a run folder. */
 export const ENCODER_FILE = "encoder.safetensors";
@@ -38,10 +42,117 @@ export function saveEncoder(path: string, encoder: Module, meta: EncoderMeta): v
 /** Reads encoder.safetensors: the weights (on the CPU) and the description written with them. */
 export function readEncoderFile(path: string): { tensors: Record<string, T.Tensor>; meta: EncoderMeta } {
   if (!existsSync(path)) throw new UserError(`encoder file ${path} does not exist`);
-  const { tensors, metadata } = T.loadSafetensors(path);
-  const raw = metadata[META_KEY];
-  if (!raw) throw new UserError(`${path} has no byol-ts encoder description (was it written by byol train?)`);
-  return { tensors, meta: JSON.parse(raw) as EncoderMeta };
+  // The header alone first: metadata and shapes are checked before the tensors are read.
+  const header = readSafetensorsHeader(path);
+  const raw = header.metadata[META_KEY];
+  if (raw === undefined) throw new UserError(`${path} has no byol-ts encoder description (was it written by byol train?)`);
+  const meta = parseEncoderMeta(raw, path);
+  const expected = encoderTensorShapes(meta.encoder, meta.channels);
+  const found = new Map(header.tensors.map((t) => [t.name, t]));
+  for (const [name, want] of expected) {
+    const got = found.get(name);
+    if (!got) throw new UserError(`${path}: tensor "${name}" of a ${describe(meta)} is missing`);
+    if (got.dtype !== want.dtype || got.shape.length !== want.shape.length || got.shape.some((d, i) => d !== want.shape[i])) {
+      throw new UserError(`${path}: tensor "${name}" is ${got.dtype} [${got.shape.join(", ")}], a ${describe(meta)} has ${want.dtype} [${want.shape.join(", ")}]`);
+    }
+  }
+  const extra = header.tensors.find((t) => !expected.has(t.name));
+  if (extra) throw new UserError(`${path}: unexpected tensor "${extra.name}" for a ${describe(meta)}`);
+  const { tensors } = T.loadSafetensors(path);
+  return { tensors, meta };
+}
+
+function describe(m: EncoderMeta): string {
+  return `${m.encoder.arch} (${m.encoder.stem} stem, width ×${m.encoder.widthMultiplier}, ${m.channels} channel${m.channels === 1 ? "" : "s"})`;
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Parses and validates an encoder description; each problem is one line naming the file and field. */
+export function parseEncoderMeta(raw: string, path: string): EncoderMeta {
+  const bad = (field: string, why: string): never => {
+    throw new UserError(`${path}: encoder field ${field} ${why}`);
+  };
+  let m: unknown;
+  try {
+    m = JSON.parse(raw);
+  } catch {
+    throw new UserError(`${path}: encoder description is not valid JSON`);
+  }
+  if (!isObj(m)) throw new UserError(`${path}: encoder description is not a JSON object`);
+  if (!isObj(m.encoder)) bad("encoder", "is missing or not an object");
+  const enc = m.encoder as Record<string, unknown>;
+  for (const k of ["arch", "stem", "stemStride", "widthMultiplier"]) if (!(k in enc)) bad(`encoder.${k}`, "is missing");
+  if (m.channels !== 1 && m.channels !== 3) bad("channels", `must be 1 or 3, got ${JSON.stringify(m.channels)}`);
+  // The architecture and the image size by the rules that apply to the same values given as flags.
+  for (const side of ["height", "width"] as const) {
+    try {
+      const cfg = applyOverrides(presetConfig("cpu"), { encoder: enc, imageSize: m[side] });
+      validateConfig(cfg);
+    } catch (e) {
+      if (!(e instanceof UserError)) throw e;
+      bad(/imageSize/.test(e.message) ? side : "encoder", `is invalid: ${e.message.replace(/imageSize/, side)}`);
+    }
+  }
+  const channels = m.channels as number;
+  for (const f of ["mean", "std"] as const) {
+    const v = m[f];
+    if (!Array.isArray(v) || v.length !== channels || !v.every((x) => typeof x === "number" && Number.isFinite(x) && (f === "mean" || x > 0))) {
+      bad(f, `must be ${channels} finite number${channels === 1 ? "" : "s"}${f === "std" ? " above 0" : ""}, got ${JSON.stringify(v)}`);
+    }
+  }
+  if (typeof m.dataset !== "string") bad("dataset", "must be a string");
+  return {
+    encoder: { arch: enc.arch, stem: enc.stem, stemStride: enc.stemStride, widthMultiplier: enc.widthMultiplier } as TrainConfig["encoder"],
+    channels, height: m.height as number, width: m.width as number, mean: m.mean as number[], std: m.std as number[], dataset: m.dataset as string,
+  };
+}
+
+type Shape = { dtype: SafetensorsDtype; shape: number[] };
+
+/**
+ * The state dict (names, dtypes, shapes) of the ResNet that `makeEncoder` builds for this
+ * architecture, worked out without building it. A test checks it against built networks.
+ */
+export function encoderTensorShapes(enc: TrainConfig["encoder"], channels: number): Map<string, Shape> {
+  const out = new Map<string, Shape>();
+  const conv = (name: string, o: number, i: number, k: number) => out.set(`${name}.weight`, { dtype: "F32", shape: [o, i, k, k] });
+  const bn = (name: string, c: number) => {
+    for (const p of ["weight", "bias", "running_mean", "running_var"]) out.set(`${name}.${p}`, { dtype: "F32", shape: [c] });
+    out.set(`${name}.num_batches_tracked`, { dtype: "I64", shape: [] });
+  };
+  const bottleneck = enc.arch === "resnet50";
+  const expansion = bottleneck ? 4 : 1;
+  const blocks = enc.arch === "resnet18" ? [2, 2, 2, 2] : [3, 4, 6, 3];
+  const widths = [64, 128, 256, 512].map((w) => Math.max(1, Math.round(w * enc.widthMultiplier)));
+  let inplanes = widths[0];
+  conv("conv1", inplanes, channels, enc.stem === "small" ? 3 : 7);
+  bn("bn1", inplanes);
+  blocks.forEach((count, i) => {
+    const planes = widths[i];
+    for (let b = 0; b < count; b++) {
+      const p = `layer${i + 1}.${b}`;
+      if (bottleneck) {
+        conv(`${p}.conv1`, planes, inplanes, 1);
+        bn(`${p}.bn1`, planes);
+        conv(`${p}.conv2`, planes, planes, 3);
+        bn(`${p}.bn2`, planes);
+        conv(`${p}.conv3`, planes * expansion, planes, 1);
+        bn(`${p}.bn3`, planes * expansion);
+      } else {
+        conv(`${p}.conv1`, planes, inplanes, 3);
+        bn(`${p}.bn1`, planes);
+        conv(`${p}.conv2`, planes, planes, 3);
+        bn(`${p}.bn2`, planes);
+      }
+      if (b === 0 && (i > 0 || inplanes !== planes * expansion)) {
+        conv(`${p}.downsample.0`, planes * expansion, inplanes, 1);
+        bn(`${p}.downsample.1`, planes * expansion);
+      }
+      inplanes = planes * expansion;
+    }
+  });
+  return out;
 }
 
 /**

@@ -7,6 +7,7 @@ import * as T from "../torch/index.js";
 import { resolveDataset, type ResolvedDataset } from "../data/index.js";
 import type { BYOL, Encoder } from "../byol/learner.js";
 import { UserError } from "../util/errors.js";
+import { IoError } from "../util/io-error.js";
 import {
   applyOverrides, effectivePrecision, presetConfig, validateConfig, type PresetName, type TrainConfig,
 } from "./config.js";
@@ -14,6 +15,8 @@ import { applyThreads, datasetOptions, type EncoderFactory } from "./build.js";
 import { train as trainLoop, writeConfig, type DataParallel } from "./trainer.js";
 import { evaluateRun, type RunEvaluation } from "./evaluate-run.js";
 import { ENCODER_FILE, saveEncoder } from "./export.js";
+import { checkpointPath, checkpointStep } from "./checkpoint.js";
+import { checkRunFolder } from "./run-folder.js";
 
 /** Any part of a configuration, nested objects partial too. */
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
@@ -106,10 +109,10 @@ export async function trainRun(config: ConfigInput = {}, opts: RunOptions = {}):
   // A full configuration (config.json, or the command's resolved one) passes through unchanged.
   const cfg = resolveConfig(structuredClone(config));
   const runDir = opts.runDir ?? defaultRunDir();
-  if (!opts.resume && existsSync(join(runDir, "checkpoints", "last.safetensors"))) {
-    throw new UserError(`${runDir} already holds a run; continue it with resume: true or choose another run folder`);
-  }
   const rank0 = !opts.dp || opts.dp.rank === 0;
+  // A new run writes only into a new or empty folder, a resumed one only into a run folder. Ranks
+  // other than 0 leave the check to rank 0 (which may already have written config.json).
+  if (rank0 && (process.env.RANK ?? "0") === "0") checkRunFolder(runDir, Boolean(opts.resume));
   const log = opts.log ?? ((s: string) => rank0 && !opts.quiet && process.stderr.write(s + "\n"));
   if (cfg.device !== "cpu") T.resolveDevice(cfg.device);
   const threads = await applyThreads(cfg);
@@ -117,9 +120,20 @@ export async function trainRun(config: ConfigInput = {}, opts: RunOptions = {}):
   const data = await resolveDataset(cfg.dataset, { ...datasetOptions(cfg), evalSets: rank0 });
   try {
     return await runOn(cfg, data, runDir, threads, log, opts);
+  } catch (e) {
+    // A failed write (full disk, read-only folder) says what is still good.
+    if (e instanceof IoError) throw e.withNote(keptNote(runDir));
+    throw e;
   } finally {
     await data.train.close();
   }
+}
+
+/** What a failed run leaves: its last checkpoint (written atomically, so complete) if there is one. */
+function keptNote(runDir: string): string {
+  const path = checkpointPath(runDir);
+  const step = checkpointStep(path);
+  return step === null ? "no checkpoint was written" : `the last good checkpoint, step ${step}, is at ${path}`;
 }
 
 async function runOn(cfg: TrainConfig, data: ResolvedDataset, runDir: string, threads: number, log: (s: string) => void, opts: RunOptions): Promise<RunResult> {

@@ -2,7 +2,6 @@
 // handling, around the training step (./step.ts: views, online/target step, online probe). One process
 // or one rank of many. The loop reads the step's device-side statistics back only on logging steps and
 // before a checkpoint, so on a GPU the host runs ahead of the device between them.
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as T from "../torch/index.js";
 import { epochOrder, batches, type ResolvedDataset } from "../data/index.js";
@@ -12,9 +11,10 @@ import type { BYOL } from "../byol/learner.js";
 import type { Encoder } from "../byol/learner.js";
 import type { Optimizer } from "../optim/index.js";
 import { UserError } from "../util/errors.js";
+import { ensureDir, writeFileAtomic } from "../util/file-writes.js";
 import { effectivePrecision, type TrainConfig } from "./config.js";
 import { makeAugmenters, makeLearner, makeOptimizer, peakLr, type EncoderFactory } from "./build.js";
-import { addPrefix, assertCompatible, checkpointPath, loadCheckpoint, saveCheckpoint, withPrefix } from "./checkpoint.js";
+import { addPrefix, assertCompatible, checkpointPath, fromCheckpoint, loadCheckpoint, saveCheckpoint, withPrefix } from "./checkpoint.js";
 import { MetricsLog, type MetricRow } from "./metrics.js";
 import { makeProgress } from "./progress.js";
 import { TrainStep, type DataParallel, type StepStats } from "./step.js";
@@ -63,7 +63,7 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
   if (set.n < cfg.batchSize * worldSize) {
     throw new UserError(`dataset has ${set.n} images, fewer than one global batch of ${cfg.batchSize * worldSize}`);
   }
-  mkdirSync(join(opts.runDir, "checkpoints"), { recursive: true });
+  ensureDir(join(opts.runDir, "checkpoints"));
 
   T.manualSeed(cfg.seed);
   const learner = makeLearner(cfg, channels, opts.makeEncoder);
@@ -98,15 +98,17 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
   const metrics = new MetricsLog(join(opts.runDir, "metrics.jsonl"), rank0);
   const ckPath = checkpointPath(opts.runDir);
   if (opts.resume) {
-    const { meta, tensors } = loadCheckpoint(ckPath);
+    const { meta, tensors } = loadCheckpoint(ckPath, { config: cfg, stepsPerEpoch });
     assertCompatible(meta.config, cfg, ckPath);
-    learner.loadStateDict(withPrefix(tensors, "model"));
-    optimizer.loadStateDict(withPrefix(tensors, "optim"));
-    if (probe) probe.loadStateDict(withPrefix(tensors, "probe"));
-    // One process continues its generator exactly; ranks of a data-parallel run (whose count may
-    // differ from the run that saved) each draw a fresh stream derived from the step.
-    if (dp) T.manualSeed(cfg.seed * 1000003 + meta.step * 131 + dp.rank + 1);
-    else restoreRngStates(tensors, cfg.device);
+    fromCheckpoint(ckPath, () => {
+      learner.loadStateDict(withPrefix(tensors, "model"));
+      optimizer.loadStateDict(withPrefix(tensors, "optim"));
+      if (probe) probe.loadStateDict(withPrefix(tensors, "probe"));
+      // One process continues its generator exactly; ranks of a data-parallel run (whose count may
+      // differ from the run that saved) each draw a fresh stream derived from the step.
+      if (dp) T.manualSeed(cfg.seed * 1000003 + meta.step * 131 + dp.rank + 1);
+      else restoreRngStates(tensors, cfg.device);
+    });
     for (const t of Object.values(tensors)) t.dispose();
     step = meta.step;
     startEpoch = meta.epoch;
@@ -281,6 +283,6 @@ function adoptPlan(cfg: TrainConfig, plan: BudgetPlan, opts: TrainOptions, progr
 }
 
 export function writeConfig(runDir: string, cfg: TrainConfig): void {
-  if (!existsSync(runDir)) mkdirSync(runDir, { recursive: true });
-  writeFileSync(join(runDir, "config.json"), JSON.stringify(cfg, null, 2) + "\n");
+  ensureDir(runDir);
+  writeFileAtomic(join(runDir, "config.json"), JSON.stringify(cfg, null, 2) + "\n");
 }
