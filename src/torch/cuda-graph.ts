@@ -54,6 +54,12 @@ export function onSideStream<R>(device: string, fn: () => R): R {
   }
 }
 
+/**
+ * One captured CUDA graph (libtorch's at::cuda::CUDAGraph): `capture(fn)` records the kernels fn
+ * launches on a side stream, `replay()` launches them all again in one call. Tensors used inside
+ * keep their addresses, so inputs are copied into static buffers before each replay. Graphs may
+ * share a memory pool. Throws on a CPU-only build of libtorch.
+ */
 export class CudaGraph {
   private id: number;
 

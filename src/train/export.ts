@@ -47,8 +47,17 @@ export function readEncoderFile(path: string): { tensors: Record<string, T.Tenso
   const raw = header.metadata[META_KEY];
   if (raw === undefined) throw new UserError(`${path} has no byol-ts encoder description (was it written by byol train?)`);
   const meta = parseEncoderMeta(raw, path);
+  // A custom architecture (trained through the library with its own encoder) cannot be checked
+  // against a ResNet; it is loaded only into a module the caller builds (see loadEncoder).
+  if (!meta.custom) checkResNetTensors(path, meta, header.tensors);
+  const { tensors } = T.loadSafetensors(path);
+  return { tensors, meta };
+}
+
+/** Refuses a file whose tensors are not exactly the described ResNet's (checked before any is read). */
+function checkResNetTensors(path: string, meta: EncoderMeta, tensors: { name: string; dtype: string; shape: number[] }[]): void {
   const expected = encoderTensorShapes(meta.encoder, meta.channels);
-  const found = new Map(header.tensors.map((t) => [t.name, t]));
+  const found = new Map(tensors.map((t) => [t.name, t]));
   for (const [name, want] of expected) {
     const got = found.get(name);
     if (!got) throw new UserError(`${path}: tensor "${name}" of a ${describe(meta)} is missing`);
@@ -56,10 +65,8 @@ export function readEncoderFile(path: string): { tensors: Record<string, T.Tenso
       throw new UserError(`${path}: tensor "${name}" is ${got.dtype} [${got.shape.join(", ")}], a ${describe(meta)} has ${want.dtype} [${want.shape.join(", ")}]`);
     }
   }
-  const extra = header.tensors.find((t) => !expected.has(t.name));
+  const extra = tensors.find((t) => !expected.has(t.name));
   if (extra) throw new UserError(`${path}: unexpected tensor "${extra.name}" for a ${describe(meta)}`);
-  const { tensors } = T.loadSafetensors(path);
-  return { tensors, meta };
 }
 
 function describe(m: EncoderMeta): string {
@@ -102,9 +109,11 @@ export function parseEncoderMeta(raw: string, path: string): EncoderMeta {
     }
   }
   if (typeof m.dataset !== "string") bad("dataset", "must be a string");
+  if (m.custom !== undefined && typeof m.custom !== "boolean") bad("custom", `must be true or false, got ${JSON.stringify(m.custom)}`);
   return {
     encoder: { arch: enc.arch, stem: enc.stem, stemStride: enc.stemStride, widthMultiplier: enc.widthMultiplier } as TrainConfig["encoder"],
     channels, height: m.height as number, width: m.width as number, mean: m.mean as number[], std: m.std as number[], dataset: m.dataset as string,
+    ...(m.custom === true ? { custom: true } : {}),
   };
 }
 
