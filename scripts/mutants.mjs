@@ -142,7 +142,7 @@ function runMutant(m, opts) {
     const t = runTests(dir, files);
     result.status = t.code === 0 ? "survived" : "killed";
     const failing = t.out.split("\n").filter((l) => /^not ok|^# fail|^\s+not ok/.test(l)).slice(0, 4);
-    result.detail = t.signal ? `tests ended by ${t.signal}` : failing.join(" | ");
+    result.detail = t.signal ? `tests ended by ${t.signal}` : t.code === 0 ? `all ${files.length} named test files passed` : failing.join(" | ");
   } catch (e) {
     result.detail = e.message;
   } finally {
