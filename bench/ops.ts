@@ -1,6 +1,6 @@
 // Op-level benchmark of the tensor engine against PyTorch, measured side by side in one run.
 //
-//   npm run bench:ops -- [--device cpu|cuda] [--threads 2] [--runs 15] [--conv-runs 7] [--quick]
+//   npm run bench:ops -- [--device cpu|cuda] [--threads 2] [--runs 15] [--conv-runs 9] [--quick]
 //
 // Prints one JSON line per measurement:
 //   tiny_add        per-call time of a 16-element add through the typed API (`a.add(b)`, wrapper
@@ -10,12 +10,15 @@
 //   conv2d_fwd_bwd  conv2d forward + backward, batch 64, 64 -> 64 channels, 32x32, 3x3, padding 1;
 //                   ratio = TS / Python.
 // Python is Debian's python3-torch (/usr/bin/python3) or $BYOL_PYTHON, spawned from here with the same
-// thread count and device; its timed runs alternate with ours. Every number is the median over several
-// timed runs after a warm-up.
+// thread count and device and with the addon's allocator settings (bench/allocator.ts; BENCH_PY_MALLOC=
+// default gives it glibc's defaults instead); its timed runs alternate with ours. Every number is the
+// median over several timed runs after a warm-up, printed with its quartiles and extremes.
 import { ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createInterface } from "node:readline";
 import * as T from "../src/torch/index.js";
+import { pythonEnv, pythonMallocTuned } from "./allocator.js";
+import { spread, type Spread } from "./stats.js";
 
 interface Options {
   device: string;
@@ -31,7 +34,7 @@ interface Options {
 function parseArgs(argv: string[]): Options {
   // Many short runs rather than a few long ones: on a shared machine the alternation then spreads
   // load changes evenly over both sides.
-  const o: Options = { device: "cpu", threads: 2, runs: 15, tinyCalls: 20_000, convRuns: 7, convIters: 1 };
+  const o: Options = { device: "cpu", threads: 2, runs: 15, tinyCalls: 20_000, convRuns: 9, convIters: 1 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = (): string => {
@@ -43,19 +46,13 @@ function parseArgs(argv: string[]): Options {
     else if (a === "--threads") o.threads = Number(next());
     else if (a === "--runs") o.runs = Number(next());
     else if (a === "--conv-runs") o.convRuns = Number(next());
-    else if (a === "--quick") { o.runs = 5; o.tinyCalls = 5_000; o.convRuns = 3; }
+    else if (a === "--quick") { o.runs = 5; o.tinyCalls = 5_000; o.convRuns = 5; }
     else throw new Error(`unknown flag ${a} (expected --device, --threads, --runs, --conv-runs, --quick)`);
   }
   if (!Number.isInteger(o.threads) || o.threads < 1) throw new Error("--threads must be a positive integer");
   if (!Number.isInteger(o.runs) || o.runs < 1) throw new Error("--runs must be a positive integer");
   if (!Number.isInteger(o.convRuns) || o.convRuns < 1) throw new Error("--conv-runs must be a positive integer");
   return o;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 const round = (x: number, digits = 3): number => Number(x.toPrecision(digits + 1));
@@ -104,7 +101,7 @@ class PythonBench {
   private readonly child: ChildProcessWithoutNullStreams;
   private readonly lines: AsyncIterator<string>;
   constructor(readonly interpreter: string, o: Options) {
-    this.child = spawn(interpreter, ["-c", PYTHON_BENCH, JSON.stringify(o)], { stdio: ["pipe", "pipe", "pipe"] });
+    this.child = spawn(interpreter, ["-c", PYTHON_BENCH, JSON.stringify(o)], { stdio: ["pipe", "pipe", "pipe"], env: pythonEnv({ OMP_NUM_THREADS: String(o.threads) }) });
     let stderr = "";
     this.child.stderr.on("data", (d) => (stderr += d));
     this.child.on("error", (e) => (stderr += e.message));
@@ -170,8 +167,8 @@ interface Round {
   warmup: number;
 }
 
-/** Median ns per call of each workload over r.runs rounds; each round runs Python's side, then ours. */
-async function sideBySide(r: Round, sync: () => void, py: PythonBench | null): Promise<Record<string, number>> {
+/** The spread of ns per call of each workload over r.runs rounds; each round runs Python's side, then ours. */
+async function sideBySide(r: Round, sync: () => void, py: PythonBench | null): Promise<Record<string, Spread>> {
   const per = (k: string) => r.per?.[k] ?? 1;
   for (const [k, fn] of Object.entries(r.ts)) timeOnce(fn, Math.max(1, Math.round(r.warmup / per(k))), sync);
   if (py) await py.time(r.py, r.warmup);
@@ -181,7 +178,7 @@ async function sideBySide(r: Round, sync: () => void, py: PythonBench | null): P
     if (py) samples.py.push(await py.time(r.py, r.n));
     for (const [k, fn] of Object.entries(r.ts)) samples[k].push(timeOnce(fn, Math.max(1, Math.round(r.n / per(k))), sync) / per(k));
   }
-  return Object.fromEntries(Object.entries(samples).filter(([, v]) => v.length).map(([k, v]) => [k, median(v)]));
+  return Object.fromEntries(Object.entries(samples).filter(([, v]) => v.length).map(([k, v]) => [k, spread(v)]));
 }
 
 async function tinyAdd(o: Options, sync: () => void, py: PythonBench | null) {
@@ -240,23 +237,27 @@ async function main(): Promise<void> {
   const sync = o.device === "cpu" ? () => {} : () => T.cuda.synchronize();
   const { py, info } = await startPython(o);
   if (!py) console.log(JSON.stringify({ bench: "python", ...base, error: info.error }));
-  const versions = { torch: T.torchVersion(), py_torch: info.torch ?? null, py_threads: info.threads ?? null };
+  const versions = { torch: T.torchVersion(), py_torch: info.torch ?? null, py_threads: info.threads ?? null, py_malloc: pythonMallocTuned() ? "addon's mallopt settings" : "glibc defaults" };
   const ratio = (ts: number, p: number | undefined) => (p ? round(ts / p) : null);
+  // median, then [p25, p75] and [min, max] of the timed runs, scaled to the unit of the line.
+  const fields = (name: string, s: Spread | undefined, scale = 1) => (s ? {
+    [name]: round(s.median / scale), [`${name}_iqr`]: [round(s.p25 / scale), round(s.p75 / scale)], [`${name}_range`]: [round(s.min / scale), round(s.max / scale)],
+  } : { [name]: null });
   try {
     const tiny = await tinyAdd(o, sync, py);
     console.log(JSON.stringify({
       bench: "tiny_add", ...base, numel: 16, calls_per_run: o.tinyCalls, runs: o.runs,
-      ts_ns: round(tiny.typed), py_ns: tiny.py ? round(tiny.py) : null, ratio: ratio(tiny.typed, tiny.py), ...versions,
+      ...fields("ts_ns", tiny.typed), ...fields("py_ns", tiny.py), ratio: ratio(tiny.typed.median, tiny.py?.median), ...versions,
     }));
     console.log(JSON.stringify({
-      bench: "typed_vs_raw", ...base, numel: 16, typed_ns: round(tiny.typed), typed_in_tidy_ns: round(tiny.tidy),
-      raw_ns: round(tiny.raw), wrapper_ns: round(tiny.typed - tiny.raw), ratio: round(tiny.typed / tiny.raw),
+      bench: "typed_vs_raw", ...base, numel: 16, ...fields("typed_ns", tiny.typed), ...fields("typed_in_tidy_ns", tiny.tidy),
+      ...fields("raw_ns", tiny.raw), wrapper_ns: round(tiny.typed.median - tiny.raw.median), ratio: round(tiny.typed.median / tiny.raw.median),
     }));
     const conv = await conv2dFwdBwd(o, sync, py);
     console.log(JSON.stringify({
       bench: "conv2d_fwd_bwd", ...base, shape: [64, 64, 32, 32], kernel: 3, padding: 1, runs: o.convRuns,
-      iters_per_run: o.convIters, ts_ms: round(conv.conv / 1e6), py_ms: conv.py ? round(conv.py / 1e6) : null,
-      ratio: ratio(conv.conv, conv.py), ...versions,
+      iters_per_run: o.convIters, ...fields("ts_ms", conv.conv, 1e6), ...fields("py_ms", conv.py, 1e6),
+      ratio: ratio(conv.conv.median, conv.py?.median), ...versions,
     }));
   } finally {
     py?.close();

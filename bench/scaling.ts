@@ -7,9 +7,17 @@
 //   GPU: NCCL with one process per GPU where several GPUs are present; with one GPU, the single-GPU path.
 // Prints one JSON line per configuration and a summary line with speed-up and efficiency against the
 // best single-process run.
+//   The network is the cpu preset's on a CPU (read from src/train/config.ts: stem stride, width, heads,
+//   channels-last, precision as "auto" resolves it here) and the gpu preset's on a GPU; the per-process
+//   batch is half the preset's batch, so that two processes train the preset's global batch.
+//   On a CPU each configuration is also run by PyTorch (bench/torch_reference.py --nproc N, Gloo, one
+//   all-reduce of the gradients per step, the addon's allocator settings), and its ratio printed.
+//   Step times are per step, the slowest rank's; lines give their median, quartiles and extremes.
 //
-// Env: BENCH_BATCH (per rank), BENCH_STEPS, BENCH_WARMUP, BENCH_SYNC_BN=1 (add a cross-replica
-// BatchNorm run), BENCH_DEVICE=cpu|cuda.
+// Env: BENCH_BATCH (per rank), BENCH_STEPS (timed, default 8), BENCH_WARMUP, BENCH_SYNC_BN=1 (add a
+// cross-replica BatchNorm run), BENCH_DEVICE=cpu|cuda, BENCH_PY_MALLOC=default.
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import * as T from "../src/torch/index.js";
@@ -19,28 +27,39 @@ import { BYOL } from "../src/byol/learner.js";
 import { convertSyncBatchNorm } from "../src/nn/sync-batchnorm.js";
 import { launchLocal } from "../src/train/launcher.js";
 import { dataParallel, distContextFromEnv, initProcessGroup, rankDevice } from "../src/train/dist-context.js";
+import { effectivePrecision, presetConfig } from "../src/train/config.js";
+import { pythonEnv, pythonMallocTuned } from "./allocator.js";
+import { spread, spreadFields } from "./stats.js";
 
 interface Setup {
   device: string;
   channels: number;
   imageSize: number;
   width: number;
+  stemStride: number;
   hidden: number;
+  predHidden: number;
   proj: number;
   batch: number;
+  channelsLast: boolean;
+  bf16: boolean;
 }
 
 const SCRIPT = fileURLToPath(import.meta.url);
-const STEPS = Number(process.env.BENCH_STEPS ?? 5);
+const STEPS = Number(process.env.BENCH_STEPS ?? 8);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
+const PYTHON = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+const REFERENCE = fileURLToPath(new URL("../../bench/torch_reference.py", import.meta.url));
 
 function setupFor(device: string): Setup {
-  // CPU: the cpu preset's network (ResNet-18 at width 1/4, small stem, 28x28x1, heads 1024 → 128).
-  // GPU: full-width ResNet-18 at 32x32x3 with the paper's heads (4096 → 256).
+  // The preset that trains on this device, on its default dataset (Fashion-MNIST: 1 channel).
   const gpu = device.startsWith("cuda");
+  const cfg = presetConfig(gpu ? "gpu" : "cpu");
+  cfg.device = device;
   return {
-    device, channels: gpu ? 3 : 1, imageSize: gpu ? 32 : 28, width: gpu ? 1 : 0.25, hidden: gpu ? 4096 : 1024, proj: gpu ? 256 : 128,
-    batch: Number(process.env.BENCH_BATCH ?? (gpu ? 256 : 64)),
+    device, channels: 1, imageSize: cfg.augment.outputSize, width: cfg.encoder.widthMultiplier, stemStride: cfg.encoder.stemStride,
+    hidden: cfg.projector.hiddenDim, predHidden: cfg.predictor.hiddenDim, proj: cfg.projector.outDim,
+    batch: Number(process.env.BENCH_BATCH ?? cfg.batchSize / 2), channelsLast: cfg.channelsLast, bf16: effectivePrecision(cfg) === "bf16",
   };
 }
 
@@ -53,8 +72,9 @@ function worker(): void {
   const pg = ctx ? initProcessGroup(ctx, device) : null;
   const dp = pg ? dataParallel(pg, device) : null;
   T.manualSeed(0);
-  const encoder = resnet18({ inChannels: s.channels, stem: "small", widthMultiplier: s.width });
-  const learner = new BYOL({ encoder: encoder.to(device), hiddenDim: s.hidden, projectionDim: s.proj });
+  const encoder = resnet18({ inChannels: s.channels, stem: "small", widthMultiplier: s.width, stemStride: s.stemStride }).to(device);
+  if (s.channelsLast) encoder.toChannelsLast();
+  const learner = new BYOL({ encoder, hiddenDim: s.hidden, predictorHiddenDim: s.predHidden, projectionDim: s.proj });
   if (pg && process.env.BENCH_SYNC_BN === "1") {
     for (const m of [learner.online.encoder, learner.online.projector, learner.predictor, learner.target.encoder, learner.target.projector]) convertSyncBatchNorm(m, pg);
   }
@@ -62,13 +82,14 @@ function worker(): void {
   if (dp) dp.broadcast(params);
   const opt = new SGD(params, { lr: 0.05, momentum: 0.9, weightDecay: 1e-6 });
   const shape = [s.batch, s.channels, s.imageSize, s.imageSize];
-  const v1 = T.rand(shape, { device }).keep();
-  const v2 = T.rand(shape, { device }).keep();
+  const input = () => T.tidy(() => (s.channelsLast ? T.rand(shape, { device }).contiguous("channelsLast") : T.rand(shape, { device })));
+  const v1 = input().keep();
+  const v2 = input().keep();
   const gpu = device.startsWith("cuda");
   const sync = () => gpu && T.cuda.synchronize();
   let reduceMs = 0;
   const step = () => T.tidy(() => {
-    const { loss } = gpu ? T.autocast("cuda", "bfloat16", () => learner.forwardLoss(v1, v2)) : learner.forwardLoss(v1, v2);
+    const { loss } = T.autocast(gpu ? "cuda" : "cpu", "bfloat16", () => learner.forwardLoss(v1, v2), s.bf16);
     opt.zeroGrad();
     loss.backward();
     if (dp) {
@@ -85,13 +106,16 @@ function worker(): void {
   pg?.barrier();
   sync();
   reduceMs = 0;
-  const t0 = performance.now();
-  for (let i = 0; i < STEPS; i++) step();
-  sync();
-  const ms = (performance.now() - t0) / STEPS;
+  const ms: number[] = [];
+  for (let i = 0; i < STEPS; i++) {
+    const t0 = performance.now();
+    step();
+    sync();
+    ms.push(performance.now() - t0);
+  }
   pg?.barrier();
   pg?.destroy();
-  process.stdout.write(`RESULT ${JSON.stringify({ rank: ctx?.rank ?? 0, ms_per_step: ms, allreduce_ms: reduceMs / STEPS, device })}\n`);
+  process.stdout.write(`RESULT ${JSON.stringify({ rank: ctx?.rank ?? 0, step_ms: ms, allreduce_ms: reduceMs / STEPS, device })}\n`);
 }
 
 // ---- the driver -----------------------------------------------------------------------------------------
@@ -103,7 +127,7 @@ interface Run {
 }
 
 async function measure(run: Run, device: string): Promise<Record<string, unknown>> {
-  const results: { rank: number; ms_per_step: number; allreduce_ms: number }[] = [];
+  const results: { rank: number; step_ms: number[]; allreduce_ms: number }[] = [];
   const env: Record<string, string> = {
     BYOL_SCALING_WORKER: "1", BENCH_DEVICE: device, BENCH_THREADS: String(run.threads), BENCH_SYNC_BN: run.syncBn ? "1" : "0",
     OMP_NUM_THREADS: String(run.threads),
@@ -117,13 +141,43 @@ async function measure(run: Run, device: string): Promise<Record<string, unknown
   });
   if (code !== 0 || results.length !== run.nproc) return { bench: "scaling", ...run, error: `ranks exited with ${code}` };
   const s = setupFor(device);
-  const slowest = Math.max(...results.map((r) => r.ms_per_step));
-  return {
+  // Per step, the slowest rank sets the pace.
+  const perStep = results[0].step_ms.map((_, i) => Math.max(...results.map((r) => r.step_ms[i])));
+  const st = spread(perStep);
+  const line: Record<string, unknown> = {
     bench: "scaling", device, backend: run.nproc > 1 ? run.backend : "none", nproc: run.nproc, sync_bn: run.syncBn,
     threads_per_proc: device === "cpu" ? run.threads : undefined, batch_per_proc: s.batch, global_batch: s.batch * run.nproc,
-    ms_per_step: +slowest.toFixed(1), allreduce_ms: +Math.max(...results.map((r) => r.allreduce_ms)).toFixed(1),
-    img_per_s: Math.round((s.batch * run.nproc * 1000) / slowest),
+    precision: s.bf16 ? "bf16" : "fp32", channels_last: s.channelsLast,
+    ms_per_step: +st.median.toFixed(1), ...spreadFields("step_ms", st, 1), allreduce_ms: +Math.max(...results.map((r) => r.allreduce_ms)).toFixed(1),
+    img_per_s: Math.round((s.batch * run.nproc * 1000) / st.median),
   };
+  if (device === "cpu" && !run.syncBn) {
+    const py = torchSide(run, s);
+    if ("error" in py) line.torch_error = py.error;
+    else {
+      line.torch_ms_per_step = py.median;
+      Object.assign(line, spreadFields("torch_step_ms", py, 1));
+      line.torch_img_per_s = Math.round((s.batch * run.nproc * 1000) / py.median);
+      line.ratio = +(st.median / py.median).toFixed(3);
+      line.torch_malloc = pythonMallocTuned() ? "addon's mallopt settings" : "glibc defaults";
+    }
+  }
+  return line;
+}
+
+/** The same configuration in PyTorch: per-step times (slowest rank), or why it could not run. */
+function torchSide(run: Run, s: Setup): ReturnType<typeof spread> | { error: string } {
+  const args = [
+    REFERENCE, "--device", "cpu", "--nproc", String(run.nproc), "--threads", String(run.threads), "--batch", String(s.batch),
+    "--width", String(s.width), "--stem-stride", String(s.stemStride), "--image-size", String(s.imageSize), "--channels", String(s.channels),
+    "--hidden", String(s.hidden), "--pred-hidden", String(s.predHidden), "--proj", String(s.proj), "--precision", s.bf16 ? "bf16" : "fp32",
+    ...(s.channelsLast ? ["--channels-last"] : []), "--lr", "0.05", "--momentum", "0.9", "--weight-decay", "1e-6", "--tau", "0.99",
+    "--steps", String(STEPS), "--warmup", String(WARMUP),
+  ];
+  const r = spawnSync(PYTHON, args, { encoding: "utf8", env: pythonEnv({ OMP_NUM_THREADS: String(run.threads) }) });
+  if (r.status !== 0) return { error: (r.stderr || r.error?.message || "failed").trim().split("\n").pop()! };
+  const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { step_ms: number[] };
+  return spread(out.step_ms);
 }
 
 async function main(): Promise<void> {
@@ -154,12 +208,19 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(res));
     out.push(res);
   }
-  const singles = out.filter((r) => r.nproc === 1 && typeof r.img_per_s === "number").map((r) => r.img_per_s as number);
-  const base = singles.length ? Math.max(...singles) : undefined;
+  const best = (key: string) => {
+    const singles = out.filter((r) => r.nproc === 1 && typeof r[key] === "number").map((r) => r[key] as number);
+    return singles.length ? Math.max(...singles) : undefined;
+  };
+  const [base, torchBase] = [best("img_per_s"), best("torch_img_per_s")];
   for (const r of out.filter((o) => (o.nproc as number) > 1)) {
     if (base && typeof r.img_per_s === "number") {
       const speedup = r.img_per_s / base;
-      console.log(JSON.stringify({ bench: "scaling-summary", device, nproc: r.nproc, sync_bn: r.sync_bn, speedup: +speedup.toFixed(3), efficiency: +(speedup / (r.nproc as number)).toFixed(3) }));
+      const torchSpeedup = torchBase && typeof r.torch_img_per_s === "number" ? r.torch_img_per_s / torchBase : null;
+      console.log(JSON.stringify({
+        bench: "scaling-summary", device, nproc: r.nproc, sync_bn: r.sync_bn, speedup: +speedup.toFixed(3), efficiency: +(speedup / (r.nproc as number)).toFixed(3),
+        torch_speedup: torchSpeedup === null ? null : +torchSpeedup.toFixed(3),
+      }));
     }
   }
 }

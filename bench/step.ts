@@ -1,140 +1,161 @@
 // Times one full BYOL training step in byol-ts and in PyTorch (bench/torch_reference.py, run with Debian's
-// /usr/bin/python3) with the same settings, in the same run, and prints JSON lines plus the TS/PyTorch
-// time ratio per configuration. A step: two views through the online network one view at a time, both
-// through the target without gradients, the symmetric loss, backward, SGD (momentum 0.9, weight decay) and
-// the EMA target update. No data loading or augmentation: the views are fixed random tensors.
+// /usr/bin/python3) on the presets' own networks, in the same run, and prints JSON lines plus the
+// TS/PyTorch ratio of the median step times. A step: two views through the online network one view at a
+// time, both through the target without gradients, the symmetric loss, backward, SGD (the preset's
+// momentum, weight decay with biases and BatchNorm excluded, peak learning rate) and the EMA target
+// update. No data loading or augmentation: the views are fixed random tensors.
 //
-// The two implementations run alternately for ROUNDS rounds and the best time of each is kept, so that
-// load from other processes on a shared machine distorts the ratio less.
+// Configurations, read from src/train/config.ts's presets (not restated here):
+//   cpu-preset  the cpu preset as it trains: its encoder (stem stride, width), heads, batch, channels-last
+//               and precision ("auto" resolved for this CPU, as a run resolves it).
+//   gpu-preset  the gpu preset's network (full-width ResNet-18, stride-1 stem, 4096 → 256 heads,
+//               channels-last, bf16) on this CPU at a small batch (BENCH_GPU_PRESET_BATCH, default 32:
+//               its 512 would take minutes per step here), with SGD on both sides (PyTorch has no LARS).
 //
-// Usage: npm run bench:step   (env: BENCH_THREADS=2, BENCH_ROUNDS=3, BENCH_CONFIGS=cpu-preset,resnet18-32px,
-//        BENCH_PRECISION=fp32|bf16 (bf16: both sides under CPU autocast), BENCH_CHANNELS_LAST=1)
+// Each side runs ROUNDS times, alternating which goes first; each round builds the model, runs WARMUP
+// steps, then times STEPS steps one by one. The spread (median, quartiles, extremes) is over all timed
+// steps. PyTorch starts with the addon's allocator settings (bench/allocator.ts).
+//
+// Usage: npm run bench:step   (env: BENCH_THREADS=2, BENCH_ROUNDS=3, BENCH_STEPS=4, BENCH_WARMUP=2,
+//        BENCH_CONFIGS=cpu-preset,gpu-preset, BENCH_PRECISION=fp32|bf16 (overrides the presets'),
+//        BENCH_GPU_PRESET_BATCH=32, BENCH_PY_MALLOC=default)
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import * as T from "../src/torch/index.js";
-import { resnet18 } from "../src/nn/resnet.js";
-import { SGD } from "../src/optim/sgd.js";
-import { BYOL } from "../src/byol/learner.js";
+import { effectivePrecision, presetConfig, type TrainConfig } from "../src/train/config.js";
+import { makeLearner, makeOptimizer, peakLr } from "../src/train/build.js";
+import { pythonEnv, pythonMallocTuned } from "./allocator.js";
+import { round, spread, spreadFields } from "./stats.js";
 
 interface Config {
   name: string;
+  cfg: TrainConfig;
+  precision: "fp32" | "bf16";
   channels: number;
   imageSize: number;
-  /** Width divisor of ResNet-18's stages (4 → 16, 32, 64, 128 channels). */
-  widthDiv: number;
-  hidden: number;
-  proj: number;
-  batch: number;
-  steps: number;
-  warmup: number;
+  /** The preset's own batch, where the bench runs another. */
+  presetBatch: number;
 }
 
-// The CPU preset's encoder (ResNet-18, small stem, 1 channel, 28x28, width/4, heads 512 → 128), and a
-// full-width ResNet-18 at 32x32 with BYOL's heads (4096 → 256) at a batch a 2-core machine can time quickly.
-const CONFIGS: Config[] = [
-  { name: "cpu-preset", channels: 1, imageSize: 28, widthDiv: 4, hidden: 512, proj: 128, batch: 128, steps: 4, warmup: 2 },
-  { name: "resnet18-32px", channels: 3, imageSize: 32, widthDiv: 1, hidden: 4096, proj: 256, batch: 16, steps: 2, warmup: 1 },
-];
 const THREADS = Number(process.env.BENCH_THREADS ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const STEPS = Number(process.env.BENCH_STEPS ?? 4);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
 const ONLY = process.env.BENCH_CONFIGS?.split(",");
-const PRECISION = process.env.BENCH_PRECISION === "bf16" ? "bf16" : "fp32";
-const CHANNELS_LAST = process.env.BENCH_CHANNELS_LAST === "1";
-const LR = 0.05;
-const MOMENTUM = 0.9;
-const WEIGHT_DECAY = 1.5e-6;
-const TAU = 0.996;
 const PYTHON = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
 const REFERENCE = fileURLToPath(new URL("../../bench/torch_reference.py", import.meta.url));
 
-interface Result {
-  impl: string;
-  ms_per_step: number;
-  [k: string]: unknown;
+function configs(): Config[] {
+  const forced = process.env.BENCH_PRECISION;
+  const make = (name: string, preset: "cpu" | "gpu", batch?: number): Config => {
+    const cfg = presetConfig(preset);
+    const presetBatch = cfg.batchSize;
+    cfg.device = "cpu";
+    cfg.threads = THREADS;
+    if (batch !== undefined) cfg.batchSize = batch;
+    if (cfg.optimizer.name !== "sgd") cfg.optimizer.name = "sgd";
+    const precision = forced === "fp32" || forced === "bf16" ? forced : effectivePrecision(cfg);
+    // The default dataset (Fashion-MNIST): one channel at the augmentation's output size.
+    return { name, cfg, precision, channels: 1, imageSize: cfg.augment.outputSize, presetBatch };
+  };
+  return [make("cpu-preset", "cpu"), make("gpu-preset", "gpu", Number(process.env.BENCH_GPU_PRESET_BATCH ?? 32))];
 }
 
-function runTs(c: Config): Result {
+function describe(c: Config): Record<string, unknown> {
+  const e = c.cfg.encoder;
+  return {
+    config: c.name, batch: c.cfg.batchSize, preset_batch: c.presetBatch, width: e.widthMultiplier, stem_stride: e.stemStride,
+    hidden: c.cfg.projector.hiddenDim, pred_hidden: c.cfg.predictor.hiddenDim, proj: c.cfg.projector.outDim,
+    image_size: c.imageSize, channels: c.channels, precision: c.precision, channels_last: c.cfg.channelsLast,
+  };
+}
+
+interface Side {
+  ms: number[];
+  line: Record<string, unknown>;
+}
+
+function runTs(c: Config): Side {
   T.manualSeed(0);
-  const encoder = resnet18({ inChannels: c.channels, stem: "small", widthMultiplier: 1 / c.widthDiv });
-  // The reference copies the online weights into the target; do the same so both do identical work.
-  if (CHANNELS_LAST) encoder.toChannelsLast();
-  const learner = new BYOL({ encoder, hiddenDim: c.hidden, projectionDim: c.proj, targetInit: "copy" });
-  const opt = new SGD(learner.trainableParameters(), { lr: LR, momentum: MOMENTUM, weightDecay: WEIGHT_DECAY });
-  const shape = [c.batch, c.channels, c.imageSize, c.imageSize];
-  const input = () => (CHANNELS_LAST ? T.tidy(() => T.rand(shape).contiguous("channelsLast")) : T.rand(shape));
+  const cfg = c.cfg;
+  const learner = makeLearner(cfg, c.channels);
+  const opt = makeOptimizer(cfg, learner);
+  const shape = [cfg.batchSize, c.channels, c.imageSize, c.imageSize];
+  const input = () => T.tidy(() => (cfg.channelsLast ? T.rand(shape).contiguous("channelsLast") : T.rand(shape)));
   const v1 = input().keep();
   const v2 = input().keep();
-  const step = (): T.Tensor =>
+  const bf16 = c.precision === "bf16";
+  const step = (): number =>
     T.tidy(() => {
-      const { loss } = T.autocast("cpu", "bfloat16", () => learner.forwardLoss(v1, v2), PRECISION === "bf16");
+      const { loss } = T.autocast("cpu", "bfloat16", () => learner.forwardLoss(v1, v2), bf16);
       opt.zeroGrad();
       loss.backward();
       opt.step();
-      learner.updateTarget(TAU);
-      return loss;
+      learner.updateTarget(cfg.tauBase);
+      return loss.item();
     });
-  for (let i = 0; i < c.warmup; i++) step().dispose();
-  const t0 = performance.now();
-  let loss: T.Tensor | null = null;
-  for (let i = 0; i < c.steps; i++) {
-    loss?.dispose();
+  for (let i = 0; i < WARMUP; i++) step();
+  const ms: number[] = [];
+  let loss = NaN;
+  for (let i = 0; i < STEPS; i++) {
+    const t0 = performance.now();
     loss = step();
+    ms.push(performance.now() - t0);
   }
-  const ms = (performance.now() - t0) / c.steps;
-  const lossValue = loss!.item();
-  loss!.dispose();
   opt.dispose();
   learner.dispose();
   v1.dispose();
   v2.dispose();
-  return {
-    impl: "byol-ts", torch: T.torchVersion(), device: "cpu", config: c.name, batch: c.batch, width_div: c.widthDiv,
-    image_size: c.imageSize, channels: c.channels, precision: PRECISION, channels_last: CHANNELS_LAST, threads: T.getNumThreads(), ms_per_step: round(ms),
-    img_per_s: round((c.batch * 1000) / ms, 1), loss: round(lossValue, 4),
-  };
+  return { ms, line: { impl: "byol-ts", torch: T.torchVersion(), threads: T.getNumThreads(), ...describe(c), loss: round(loss, 4) } };
 }
 
-function runTorch(c: Config): Result | { impl: string; error: string } {
+function runTorch(c: Config): Side | { error: string } {
+  const cfg = c.cfg;
+  const e = cfg.encoder;
   const args = [
-    REFERENCE, "--device", "cpu", "--threads", String(THREADS), "--batch", String(c.batch), "--width-div", String(c.widthDiv),
-    "--image-size", String(c.imageSize), "--channels", String(c.channels), "--hidden", String(c.hidden), "--proj", String(c.proj),
-    "--steps", String(c.steps), "--warmup", String(c.warmup), "--precision", PRECISION,
-    ...(CHANNELS_LAST ? ["--channels-last"] : []),
+    REFERENCE, "--device", "cpu", "--threads", String(THREADS), "--batch", String(cfg.batchSize), "--width", String(e.widthMultiplier),
+    "--stem-stride", String(e.stemStride), "--image-size", String(c.imageSize), "--channels", String(c.channels),
+    "--hidden", String(cfg.projector.hiddenDim), "--pred-hidden", String(cfg.predictor.hiddenDim), "--proj", String(cfg.projector.outDim),
+    "--precision", c.precision, ...(cfg.channelsLast ? ["--channels-last"] : []),
+    "--lr", String(peakLr(cfg)), "--momentum", String(cfg.optimizer.momentum), "--weight-decay", String(cfg.optimizer.weightDecay),
+    "--tau", String(cfg.tauBase), "--steps", String(STEPS), "--warmup", String(WARMUP),
   ];
-  const r = spawnSync(PYTHON, args, { encoding: "utf8" });
-  if (r.status !== 0) return { impl: "pytorch", error: (r.stderr || r.error?.message || "failed").trim().split("\n").pop()! };
-  const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as Result;
-  return { ...out, config: c.name };
-}
-
-function round(v: number, digits = 2): number {
-  const f = 10 ** digits;
-  return Math.round(v * f) / f;
+  const r = spawnSync(PYTHON, args, { encoding: "utf8", env: pythonEnv({ OMP_NUM_THREADS: String(THREADS) }) });
+  if (r.status !== 0) return { error: (r.stderr || r.error?.message || "failed").trim().split("\n").pop()! };
+  const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as Record<string, unknown>;
+  const { step_ms: ms, ...rest } = out;
+  return { ms: ms as number[], line: { ...rest, config: c.name } };
 }
 
 function main(): void {
   T.setNumThreads(THREADS);
-  for (const c of CONFIGS) {
+  for (const c of configs()) {
     if (ONLY && !ONLY.includes(c.name)) continue;
-    let best: { ts?: number; torch?: number } = {};
+    const all: { ts: number[]; torch: number[] } = { ts: [], torch: [] };
     const loadBefore = loadavg()[0];
     for (let r = 0; r < ROUNDS; r++) {
       // Alternate the order each round so neither side always runs first.
-      const order = r % 2 === 0 ? ["ts", "torch"] : ["torch", "ts"];
+      const order = r % 2 === 0 ? ["ts", "torch"] as const : ["torch", "ts"] as const;
       for (const which of order) {
         const res = which === "ts" ? runTs(c) : runTorch(c);
-        console.log(JSON.stringify({ ...res, round: r }));
-        if ("ms_per_step" in res) {
-          const k = which as "ts" | "torch";
-          best = { ...best, [k]: Math.min(best[k] ?? Infinity, res.ms_per_step) };
+        if ("error" in res) {
+          console.log(JSON.stringify({ impl: "pytorch", config: c.name, round: r, error: res.error }));
+          continue;
         }
+        all[which].push(...res.ms);
+        console.log(JSON.stringify({ ...res.line, round: r, step_ms: res.ms.map((v) => round(v)) }));
       }
     }
+    const ts = all.ts.length ? spread(all.ts) : null;
+    const py = all.torch.length ? spread(all.torch) : null;
     console.log(JSON.stringify({
-      impl: "ratio", config: c.name, precision: PRECISION, channels_last: CHANNELS_LAST, threads: THREADS, ts_ms_per_step: best.ts ?? null, torch_ms_per_step: best.torch ?? null,
-      ratio: best.ts !== undefined && best.torch !== undefined ? round(best.ts / best.torch, 3) : null,
+      impl: "ratio", ...describe(c), threads: THREADS, rounds: ROUNDS, steps_per_round: STEPS, warmup_per_round: WARMUP,
+      pytorch_malloc: pythonMallocTuned() ? "addon's mallopt settings" : "glibc defaults",
+      ...(ts ? spreadFields("ts_ms", ts) : {}), ...(py ? spreadFields("torch_ms", py) : {}),
+      ts_img_per_s: ts ? round((c.cfg.batchSize * 1000) / ts.median, 1) : null,
+      ratio: ts && py ? round(ts.median / py.median, 3) : null,
       // Other processes on the machine distort both timings; a load above the core count makes the ratio noise.
       load_avg_1m: [round(loadBefore), round(loadavg()[0])], cores: cpus().length,
     }));
