@@ -45,6 +45,12 @@ test("eval.json's kNN top-1 is the exported encoder's, recomputed in eval mode",
   assert.ok(Math.abs(acc - ev.knn_top1) <= 1 / testSet.n + 1e-12, `recomputed ${acc}, eval.json ${ev.knn_top1}`);
   // The baseline is another network: its score is not the trained one's.
   assert.ok(typeof ev.baselines.random_init.knn_top1 === "number");
+  // `byol eval` re-evaluates from the files alone (a fresh network, built in training mode, then the
+  // weights): it must put the encoder in eval mode itself and reproduce the same score.
+  const again = byol(["eval", run, "--threads", "1", "--quiet"]);
+  assert.equal(again.code, 0, again.stderr);
+  const ev2 = JSON.parse(readFileSync(join(run, "eval.json"), "utf8"));
+  assert.equal(ev2.knn_top1, ev.knn_top1, "byol eval's kNN top-1 equals the one written after training");
   b.dispose();
   q.dispose();
   enc.dispose();
