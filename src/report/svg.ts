@@ -88,20 +88,35 @@ function axes(f: Frame, xd: [number, number], yd: [number, number], xLabel: stri
   return parts.join("");
 }
 
-function legend(items: { name: string; color: string; dashed?: boolean }[], right: number): string {
-  // Right-aligned in the title row; widths estimated from character count (no text metrics in SVG).
+// Legend rows are this far apart; rows after the first push the plot down by as much.
+const LEGEND_ROW = 15;
+
+/**
+ * The legend, right-aligned from `right` in the title row, wrapping onto further rows where an entry
+ * would run into the title (first row, which ends at `titleEnd`) or past the left margin. Widths are
+ * estimated from character counts (SVG has no text metrics). Returns the markup and the row count.
+ */
+function legend(items: { name: string; color: string; dashed?: boolean }[], right: number, titleEnd: number): { svg: string; rows: number } {
   let x = right;
+  let row = 0;
   const parts: string[] = [];
   for (let i = items.length - 1; i >= 0; i--) {
     const it = items[i]!;
     const tw = it.name.length * 6.2;
+    const need = tw + 32;
+    const leftLimit = row === 0 ? titleEnd : M.left;
+    if (x - need < leftLimit && x < right) {
+      row++;
+      x = right;
+    }
+    const y = 18 + row * LEGEND_ROW;
     x -= tw;
-    parts.push(`<text x="${r1(x)}" y="18" class="lg">${esc(it.name)}</text>`);
+    parts.push(`<text x="${r1(x)}" y="${y}" class="lg">${esc(it.name)}</text>`);
     x -= 20;
-    parts.push(`<line x1="${r1(x)}" x2="${r1(x + 15)}" y1="14" y2="14" stroke="${esc(it.color)}" stroke-width="2.5"${it.dashed ? ' stroke-dasharray="4 3"' : ""}/>`);
+    parts.push(`<line x1="${r1(x)}" x2="${r1(x + 15)}" y1="${y - 4}" y2="${y - 4}" stroke="${esc(it.color)}" stroke-width="2.5"${it.dashed ? ' stroke-dasharray="4 3"' : ""}/>`);
     x -= 12;
   }
-  return parts.join("");
+  return { svg: parts.join(""), rows: row + 1 };
 }
 
 // Splits a series into runs of consecutive finite points; NaN rows become gaps in the line.
@@ -239,9 +254,13 @@ export function lineChart(spec: LineChartSpec): string {
     ...spec.series.filter((s) => !s.hideInLegend).map((s) => ({ name: s.name, color: s.color })),
     ...hlines.map((l) => ({ name: l.label, color: l.color, dashed: true })),
   ];
-  if (items.length > 1 || hlines.length) parts.push(legend(items, w - M.right));
-  parts.push(`</svg>`);
-  return parts.join("");
+  if (!(items.length > 1 || hlines.length)) return parts.join("") + `</svg>`;
+  // A legend that needs more than the title row pushes the plot down instead of running over it.
+  const lg = legend(items, w - M.right, f.left + spec.title.length * 7.5 + 16);
+  if (lg.rows === 1) return parts.join("") + lg.svg + `</svg>`;
+  const extra = (lg.rows - 1) * LEGEND_ROW;
+  const body = `<g transform="translate(0 ${extra})">${parts.slice(1).join("")}</g>`;
+  return open(spec.id, w, h + extra, spec.title, f.left) + body + lg.svg + `</svg>`;
 }
 
 export interface ScatterSpec {

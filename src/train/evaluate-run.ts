@@ -130,7 +130,7 @@ export async function writeRunReport(opts: { runDir: string; cfg: TrainConfig; d
     embeddingMap: embeddingMapInput,
     neighborExamplesPng: neighborPng,
     accuracyCaption: `kNN top-1 during training is the monitor's: a fixed subset of ${Math.min(cfg.knn.monitorTrain, data.trainLabeled?.n ?? 0)} labeled train and ${Math.min(cfg.knn.monitorTest, data.test?.n ?? 0)} test images (the final evaluation uses the full splits${data.notes.length > 0 ? `, except: ${data.notes.join("; ")}` : ""}).${data.testSplit ? ` Test split: ${data.testSplit}.` : ""} ` +
-      "the encoder runs as in the final evaluation (eval mode, the BatchNorm statistics training left), so the gap to the final kNN line is the subsets' (on Fashion-MNIST, 10k/2k images read about 4 to 6 points below the full splits on one encoder). " +
+      "The encoder runs as in the final evaluation (eval mode, the BatchNorm statistics training left), so the gap to the final kNN line is the subsets' (on Fashion-MNIST, 10k/2k images read about 4 to 6 points below the full splits on one encoder). " +
       "The random-init line is no floor for it: a never-trained encoder keeps its initial BatchNorm statistics (nearly an identity), which suits random weights far better than statistics of augmented views do. " +
       "Online linear top-1 is the online probe's accuracy on augmented view-1 representations during each epoch, counted before each update while the representation moves; " +
       "the clean-images series applies the same classifier to the monitor's test images at the epoch's end. Both read below the linear protocol, whose classifier is trained to convergence on clean features of the frozen encoder.",
