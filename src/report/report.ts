@@ -5,9 +5,8 @@
 // of text from the run (config, class names, notes) is escaped. Missing inputs (no eval yet, no images)
 // render a short note instead of failing, because the report is also written mid-run.
 
-import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { writeFileAtomic } from "../util/atomic-write.js";
+import { ensureDir, writeFileAtomic } from "../util/file-writes.js";
 import { pngDataUri } from "../util/png.js";
 import { DASH, esc, finite, fmtDuration, fmtNum, fmtPct } from "./format.js";
 import { lineChart, scatterPlot, type Series } from "./svg.js";
@@ -124,7 +123,7 @@ ${body}
 
 /** Renders the report and writes it atomically (a reader never sees half a page), creating the folder. */
 export function writeReport(path: string, input: ReportInput): void {
-  mkdirSync(dirname(path), { recursive: true });
+  ensureDir(dirname(path));
   writeFileAtomic(path, renderReport(input));
 }
 
