@@ -28,24 +28,41 @@ const only = opt("only", null)?.split(",");
 const dryRun = argv.includes("--dry-run");
 
 // Each candidate differs from the cpu preset only by these fields (byol train --set FIELD=VALUE).
+// The rows measured before the preset's encoder became late-256 keep their quarter-width encoder
+// (OLD: every stage × 0.25), so that each command reproduces the row the README shows.
+const OLD = { "encoder.stageWidths": "null", "encoder.widthMultiplier": 0.25 };
 const CANDIDATES = [
+  // The preset itself (late-256) at three seeds: the run-to-run noise.
   { name: "current-seed0", set: { seed: 0 } },
   { name: "current-seed1", set: { seed: 1 } },
   { name: "current-seed2", set: { seed: 2 } },
+  // Every stage scaled by one multiplier (stageWidths=null): 0.25 was the preset before late-256.
+  { name: "width-0.25", set: { ...OLD } },
+  { name: "width-0.25-seed1", set: { ...OLD, seed: 1 } },
+  { name: "width-0.25-seed2", set: { ...OLD, seed: 2 } },
   // Wider: more features per image at the same (half) resolution; fewer epochs fit.
-  { name: "width-0.375", set: { "encoder.widthMultiplier": 0.375 } },
-  { name: "width-0.5", set: { "encoder.widthMultiplier": 0.5 } },
+  { name: "width-0.375", set: { "encoder.stageWidths": "null", "encoder.widthMultiplier": 0.375 } },
+  { name: "width-0.5", set: { "encoder.stageWidths": "null", "encoder.widthMultiplier": 0.5 } },
   // Resolution: the stem at stride 1 (full 28x28 through layer1), or smaller crops at stride 1.
-  { name: "stem-stride-1", set: { "encoder.stemStride": 1 } },
-  { name: "stride-1-input-20", set: { "encoder.stemStride": 1, "augment.outputSize": 20 } },
+  { name: "stem-stride-1", set: { ...OLD, "encoder.stemStride": 1 } },
+  { name: "stride-1-input-20", set: { ...OLD, "encoder.stemStride": 1, "augment.outputSize": 20 } },
   // Low resolution but wider, so the late stages carry more channels for the same compute.
-  { name: "input-20-width-0.5", set: { "augment.outputSize": 20, "encoder.widthMultiplier": 0.5 } },
+  { name: "input-20-width-0.5", set: { "augment.outputSize": 20, "encoder.stageWidths": "null", "encoder.widthMultiplier": 0.5 } },
+  // Wider late stages only (they run at 4x4 and 2x2 pixels): a larger representation for less than
+  // the cost of widening every stage. late-256 is the preset's own encoder.
+  { name: "late-192", set: { "encoder.stageWidths": "12,24,48,192" } },
+  { name: "late-256", set: { "encoder.stageWidths": "16,32,64,256" } },
   // Projector and predictor sizes.
-  { name: "heads-512", set: { "projector.hiddenDim": 512, "predictor.hiddenDim": 512 } },
-  { name: "heads-2048-out-256", set: { "projector.hiddenDim": 2048, "predictor.hiddenDim": 2048, "projector.outDim": 256 } },
+  { name: "heads-512", set: { ...OLD, "projector.hiddenDim": 512, "predictor.hiddenDim": 512 } },
+  { name: "heads-2048-out-256", set: { ...OLD, "projector.hiddenDim": 2048, "predictor.hiddenDim": 2048, "projector.outDim": 256 } },
+  // The two head rows together: small hidden layers (cheap steps, more epochs) and a 256-d projection.
+  { name: "heads-512-out-256", set: { ...OLD, "projector.hiddenDim": 512, "predictor.hiddenDim": 512, "projector.outDim": 256 } },
   // Batch size (the learning rate follows the linear scaling rule).
-  { name: "batch-128", set: { batchSize: 128 } },
-  { name: "batch-512", set: { batchSize: 512 } },
+  { name: "batch-128", set: { ...OLD, batchSize: 128 } },
+  { name: "batch-512", set: { ...OLD, batchSize: 512 } },
+  // The best rows together.
+  { name: "batch-128-heads-512-out-256", set: { ...OLD, batchSize: 128, "projector.hiddenDim": 512, "predictor.hiddenDim": 512, "projector.outDim": 256 } },
+  { name: "late-256-batch-128-heads-512-out-256", set: { "encoder.stageWidths": "16,32,64,256", batchSize: 128, "projector.hiddenDim": 512, "predictor.hiddenDim": 512, "projector.outDim": 256 } },
 ];
 
 const chosen = CANDIDATES.filter((c) => !only || only.includes(c.name));

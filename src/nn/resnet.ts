@@ -2,7 +2,8 @@
 // layer2.0.downsample.0, ...), without the classifier: forward returns the globally pooled features
 // [N, outDim]. Two stems: "imagenet" (7x7 stride-2 conv + 3x3 stride-2 max-pool, as torchvision) and
 // "small" (3x3 stride-1 conv, no max-pool, the usual choice for 28–32 px images). A width multiplier
-// scales every stage (0.25 → 16, 32, 64, 128 channels) for small machines.
+// scales every stage (0.25 → 16, 32, 64, 128 channels) for small machines; explicit stage widths
+// (e.g. 16, 32, 64, 256) widen only the late, low-resolution stages, where channels are cheap.
 import * as T from "../torch/index.js";
 import { UserError } from "../util/errors.js";
 import { kaimingNormal_ } from "./init.js";
@@ -24,6 +25,11 @@ export interface ResNetOptions {
   stem?: Stem;
   /** Scales every stage's width (default 1). */
   widthMultiplier?: number;
+  /**
+   * Channels of layer1..layer4 (before a bottleneck's expansion), replacing 64, 128, 256, 512 ×
+   * widthMultiplier. The last stage's width sets the representation's size.
+   */
+  stageWidths?: readonly number[] | null;
   /**
    * Stride of the small stem's 3x3 conv (default 1). 2 halves the resolution before the first stage:
    * a quarter of the compute on 28x28 inputs, for training on a CPU. The imagenet stem ignores it.
@@ -97,6 +103,17 @@ export class Bottleneck extends Module {
   }
 }
 
+/** The four stages' widths: explicit ones when given, else torchvision's 64, 128, 256, 512 × the multiplier. */
+export function resnetStageWidths(widthMultiplier: number, stageWidths?: readonly number[] | null): number[] {
+  if (stageWidths != null) {
+    if (!Array.isArray(stageWidths) || stageWidths.length !== 4 || !stageWidths.every((w) => Number.isInteger(w) && w >= 1 && w <= 4096)) {
+      throw new UserError(`ResNet: stageWidths must be 4 integers in [1, 4096], got ${JSON.stringify(stageWidths)}`);
+    }
+    return [...stageWidths];
+  }
+  return [64, 128, 256, 512].map((w) => Math.max(1, Math.round(w * widthMultiplier)));
+}
+
 type BlockClass = (typeof BasicBlock | typeof Bottleneck) & { expansion: number };
 
 /** A ResNet encoder with torchvision's structure and tensor names, without the classifier: forward returns pooled features [N, outDim]. */
@@ -122,7 +139,7 @@ export class ResNet extends Module {
     if (!Number.isInteger(this.inChannels) || this.inChannels < 1) throw new UserError(`ResNet: inChannels must be a positive integer, got ${opts.inChannels}`);
     if (this.stem !== "imagenet" && this.stem !== "small") throw new UserError(`ResNet: stem must be "imagenet" or "small", got "${opts.stem}"`);
     if (!(this.widthMultiplier > 0) || !Number.isFinite(this.widthMultiplier)) throw new UserError(`ResNet: widthMultiplier must be a positive number, got ${opts.widthMultiplier}`);
-    this.widths = [64, 128, 256, 512].map((w) => Math.max(1, Math.round(w * this.widthMultiplier)));
+    this.widths = resnetStageWidths(this.widthMultiplier, opts.stageWidths);
     let inplanes = this.widths[0];
     const small = this.stem === "small";
     this.registerModule("conv1", new Conv2d(this.inChannels, inplanes, small ? 3 : 7, { stride: small ? this.stemStride : 2, padding: small ? 1 : 3, bias: false }));

@@ -15,6 +15,7 @@ export function makeEncoder(cfg: TrainConfig, channels: number): ResNet {
     stem: cfg.encoder.stem,
     stemStride: cfg.encoder.stemStride,
     widthMultiplier: cfg.encoder.widthMultiplier,
+    stageWidths: cfg.encoder.stageWidths,
   };
   const make = { resnet18, resnet34, resnet50 }[cfg.encoder.arch];
   const enc = make(opts);

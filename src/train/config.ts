@@ -44,6 +44,8 @@ export interface TrainConfig {
     /** Stride of the small stem's 3x3 conv: 2 halves the resolution early, for cheap CPU training. */
     stemStride: number;
     widthMultiplier: number;
+    /** Channels of layer1..layer4, replacing 64, 128, 256, 512 × widthMultiplier; null = the multiplier's. */
+    stageWidths: number[] | null;
   };
   projector: { hiddenDim: number; outDim: number };
   predictor: { hiddenDim: number };
@@ -99,11 +101,13 @@ const BASE: TrainConfig = {
   timeBudgetS: null,
   resolved: null,
   batchSize: 256,
-  // Quarter width (a 128-d representation). Measured on Fashion-MNIST (kNN / linear top-1, full test
-  // split): width 0.5 after 2 epochs 75.9% / 80.3% against its own random initialisation's 76.6% /
-  // 80.3%, so in this budget the wider net learns nothing its random features lack; width 0.25 after 8
-  // epochs 74.0% / 77.9% against 71.2% / 72.3%.
-  encoder: { arch: "resnet18", stem: "small", stemStride: 2, widthMultiplier: 0.25 },
+  // Quarter width in the early stages and a doubled last stage (16, 32, 64, 256: a 256-d
+  // representation; layer4 runs at 2x2 pixels, so the step costs ~1.6x the quarter-width net's).
+  // Chosen by bench/cpu-sweep.mjs at one 8-minute budget (kNN / linear top-1, full test split, seed 0):
+  // 79.2% / 82.6% after 3 epochs, against 74.4–76.0% / 77.3–80.0% for width 0.25 over four runs of
+  // 6–8 epochs; width 0.5 everywhere affords 2 epochs and ends at 77.4% linear, below its own random
+  // initialisation's 80.3%. The README's sweep table has every row.
+  encoder: { arch: "resnet18", stem: "small", stemStride: 2, widthMultiplier: 0.25, stageWidths: [16, 32, 64, 256] },
   projector: { hiddenDim: 1024, outDim: 128 },
   predictor: { hiddenDim: 1024 },
   targetInit: "independent",
@@ -145,7 +149,7 @@ const PRESETS: Record<PresetName, DeepPartial<TrainConfig>> = {
   // ResNet-18 with the paper's heads and the 300-epoch hyperparameters (SPEC §1), sized for one GPU.
   gpu: {
     preset: "gpu", device: "cuda", epochs: 100, batchSize: 512,
-    encoder: { arch: "resnet18", stem: "small", stemStride: 1, widthMultiplier: 1 },
+    encoder: { arch: "resnet18", stem: "small", stemStride: 1, widthMultiplier: 1, stageWidths: null },
     projector: { hiddenDim: 4096, outDim: 256 }, predictor: { hiddenDim: 4096 },
     optimizer: { name: "lars", baseLr: 0.3, weightDecay: 1e-6, warmupEpochs: 10 }, tauBase: 0.99,
     precision: "bf16", channelsLast: true, knn: { everyEpochs: 5, monitorTrain: 60000, monitorTest: 10000 },
@@ -154,7 +158,7 @@ const PRESETS: Record<PresetName, DeepPartial<TrainConfig>> = {
   // Seconds, not minutes: for tests and for checking an installation.
   smoke: {
     preset: "smoke", epochs: 2, channelsLast: false, precision: "fp32", batchSize: 32, datasetLimit: 512,
-    encoder: { widthMultiplier: 0.125 }, projector: { hiddenDim: 64, outDim: 32 }, predictor: { hiddenDim: 64 },
+    encoder: { widthMultiplier: 0.125, stageWidths: null }, projector: { hiddenDim: 64, outDim: 32 }, predictor: { hiddenDim: 64 },
     optimizer: { warmupEpochs: 1 }, knn: { everyEpochs: 1, k: 20, monitorTrain: 512, monitorTest: 256 },
     linearEval: { epochs: 5, maxTrain: 1000 }, checkpointEverySteps: 10, logEverySteps: 2,
   },
@@ -208,7 +212,12 @@ export function setField(cfg: TrainConfig, dotted: string, raw: string): void {
   if (!isKnownField(obj, key, dotted)) throw new UserError(`unknown configuration field "${dotted}"`);
   if (isObject(obj[key])) throw new UserError(`"${dotted}" is a group of fields: set one of them, e.g. ${dotted}.${Object.keys(obj[key] as object)[0]}=...`);
   const cur = obj[key];
-  if (typeof cur === "number" || (cur === null && raw !== "null" && /^-?[\d.]+(e-?\d+)?$/i.test(raw))) {
+  if (raw !== "null" && (Array.isArray(cur) || (cur === null && /^[^,]+(,[^,]+)+$/.test(raw)))) {
+    // A list field: comma-separated numbers ("16,32,64,256").
+    const v = raw.split(",").map((x) => Number(x.trim()));
+    if (!v.every((x) => Number.isFinite(x))) throw new UserError(`${dotted} must be comma-separated numbers, got "${raw}"`);
+    obj[key] = v;
+  } else if (typeof cur === "number" || (cur === null && raw !== "null" && /^-?[\d.]+(e-?\d+)?$/i.test(raw))) {
     const v = Number(raw);
     if (!Number.isFinite(v)) throw new UserError(`${dotted} must be a number, got "${raw}"`);
     obj[key] = v;
@@ -257,6 +266,8 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   check(c.encoder.stem === "imagenet" || c.encoder.stem === "small", `encoder.stem must be imagenet or small, got "${c.encoder.stem}"`);
   check(c.encoder.stemStride === 1 || c.encoder.stemStride === 2, `encoder.stemStride must be 1 or 2, got ${c.encoder.stemStride}`);
   check(typeof c.encoder.widthMultiplier === "number" && c.encoder.widthMultiplier > 0 && c.encoder.widthMultiplier <= 4, `encoder.widthMultiplier must be in (0, 4], got ${c.encoder.widthMultiplier}`);
+  const sw = c.encoder.stageWidths;
+  check(sw === null || (Array.isArray(sw) && sw.length === 4 && sw.every((w) => int(w) && w >= 1 && w <= 4096)), `encoder.stageWidths must be null or 4 integers in [1, 4096] (layer1..layer4), got ${JSON.stringify(sw)}`);
   for (const [name, v] of [["projector.hiddenDim", c.projector.hiddenDim], ["projector.outDim", c.projector.outDim], ["predictor.hiddenDim", c.predictor.hiddenDim]] as const) {
     check(int(v) && v >= 1, `${name} must be a positive integer, got ${v}`);
   }

@@ -8,7 +8,7 @@ import * as T from "../torch/index.js";
 import { readSafetensorsHeader, type SafetensorsDtype } from "../torch/safetensors-format.js";
 import { UserError } from "../util/errors.js";
 import type { Module } from "../nn/module.js";
-import { RESNETS, type ResNet } from "../nn/resnet.js";
+import { RESNETS, resnetStageWidths, type ResNet } from "../nn/resnet.js";
 import { applyOverrides, presetConfig, validateConfig, type TrainConfig } from "./config.js";
 
 /** The trained encoder's file name in a run folder. */
@@ -70,7 +70,8 @@ function checkResNetTensors(path: string, meta: EncoderMeta, tensors: { name: st
 }
 
 function describe(m: EncoderMeta): string {
-  return `${m.encoder.arch} (${m.encoder.stem} stem, width ×${m.encoder.widthMultiplier}, ${m.channels} channel${m.channels === 1 ? "" : "s"})`;
+  const width = m.encoder.stageWidths ? `stage widths ${m.encoder.stageWidths.join(", ")}` : `width ×${m.encoder.widthMultiplier}`;
+  return `${m.encoder.arch} (${m.encoder.stem} stem, ${width}, ${m.channels} channel${m.channels === 1 ? "" : "s"})`;
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -111,7 +112,8 @@ export function parseEncoderMeta(raw: string, path: string): EncoderMeta {
   if (typeof m.dataset !== "string") bad("dataset", "must be a string");
   if (m.custom !== undefined && typeof m.custom !== "boolean") bad("custom", `must be true or false, got ${JSON.stringify(m.custom)}`);
   return {
-    encoder: { arch: enc.arch, stem: enc.stem, stemStride: enc.stemStride, widthMultiplier: enc.widthMultiplier } as TrainConfig["encoder"],
+    // Files written before stage widths existed have none: the multiplier alone sets the widths.
+    encoder: { arch: enc.arch, stem: enc.stem, stemStride: enc.stemStride, widthMultiplier: enc.widthMultiplier, stageWidths: enc.stageWidths ?? null } as TrainConfig["encoder"],
     channels, height: m.height as number, width: m.width as number, mean: m.mean as number[], std: m.std as number[], dataset: m.dataset as string,
     ...(m.custom === true ? { custom: true } : {}),
   };
@@ -133,7 +135,7 @@ export function encoderTensorShapes(enc: TrainConfig["encoder"], channels: numbe
   const bottleneck = enc.arch === "resnet50";
   const expansion = bottleneck ? 4 : 1;
   const blocks = enc.arch === "resnet18" ? [2, 2, 2, 2] : [3, 4, 6, 3];
-  const widths = [64, 128, 256, 512].map((w) => Math.max(1, Math.round(w * enc.widthMultiplier)));
+  const widths = resnetStageWidths(enc.widthMultiplier, enc.stageWidths);
   let inplanes = widths[0];
   conv("conv1", inplanes, channels, enc.stem === "small" ? 3 : 7);
   bn("bn1", inplanes);
@@ -187,5 +189,5 @@ function resnetOf(meta: EncoderMeta): ResNet {
   const e = meta.encoder;
   const make = RESNETS[e.arch];
   if (!make) throw new UserError(`encoder file describes an unknown architecture "${e.arch}"`);
-  return make({ inChannels: meta.channels, stem: e.stem, stemStride: e.stemStride, widthMultiplier: e.widthMultiplier });
+  return make({ inChannels: meta.channels, stem: e.stem, stemStride: e.stemStride, widthMultiplier: e.widthMultiplier, stageWidths: e.stageWidths });
 }

@@ -1,7 +1,11 @@
 // A wall-clock budget for training: how many epochs fit on THIS machine. A fixed epoch count cannot
 // promise a duration (the same cpu preset took 338 s on one 2-core machine and 555 s on another), so a
-// run with a budget times its first steps and then fixes its total step count, once, so that the
-// learning-rate and τ schedules run to their end within the budget.
+// run with a budget times its first steps and then fixes its total step count, so that the
+// learning-rate and τ schedules run to their end within the budget. The first steps are timed by their
+// median, so that one slow step (a neighbour's burst, a page fault) does not shorten the run; at each
+// epoch's end the plan is checked against the epochs actually measured and re-made when another epoch
+// count fits (replanEpochs), so that load during the first steps, or a machine that slows down later,
+// still ends within the budget.
 //
 // The decision is a pure function of measured times (planEpochs) fed by a step timer with an
 // injectable clock (StepTimer), so that both are tested with a fake clock; the trainer only reports
@@ -29,6 +33,8 @@ export interface BudgetPlan {
   /** The step after which the plan was made, and the training seconds elapsed by then. */
   decidedAtStep: number;
   elapsedS: number;
+  /** The last re-plan at an epoch's end, if any: the epochs behind it and the measured seconds per epoch. */
+  replanned?: { atEpoch: number; epochS: number; elapsedS: number };
 }
 
 export interface PlanInput {
@@ -77,6 +83,38 @@ export function planEpochs(p: PlanInput): { epochs: number; totalSteps: number }
   return { epochs, totalSteps: epochs * p.stepsPerEpoch };
 }
 
+export interface ReplanInput {
+  budgetS: number;
+  /** Training seconds spent so far (this epoch's end included). */
+  elapsedS: number;
+  /** Epochs finished. */
+  epochsDone: number;
+  /** Measured seconds per epoch, its epoch-end work included. */
+  epochS: number;
+  /** The epochs the current plan runs. */
+  epochs: number;
+  margin?: number;
+}
+
+/**
+ * The epoch count that fits the budget, given the epochs finished and their measured cost: the
+ * finished epochs plus as many more as fit in what is left, but at least one more while the plan
+ * has epochs to go (a run never stops with its schedules half-way). `epochs` itself when that is
+ * what fits, or when the plan has ended.
+ */
+export function replanEpochs(p: ReplanInput): number {
+  const margin = p.margin ?? BUDGET_MARGIN;
+  for (const [name, v] of [["budgetS", p.budgetS], ["elapsedS", p.elapsedS], ["epochS", p.epochS]] as const) {
+    if (!Number.isFinite(v) || v < 0) throw new RangeError(`time budget: ${name} must be a finite number >= 0, got ${v}`);
+  }
+  if (!Number.isInteger(p.epochsDone) || p.epochsDone < 0 || !Number.isInteger(p.epochs) || p.epochs < 1) {
+    throw new RangeError(`time budget: epochsDone and epochs must be integers, got ${p.epochsDone} and ${p.epochs}`);
+  }
+  if (p.epochsDone >= p.epochs || !(p.epochS > 0)) return p.epochs;
+  const more = Math.floor((p.budgetS * (1 - margin) - p.elapsedS) / p.epochS);
+  return p.epochsDone + Math.max(1, more);
+}
+
 export interface StepTimerOptions {
   stepsPerEpoch: number;
   /** Steps not timed at the start (allocator, thread-pool and cache warm-up); default 2. */
@@ -97,7 +135,8 @@ export class StepTimer {
   readonly decideAt: number;
   private readonly clock: () => number;
   private readonly startS: number;
-  private skipEndS: number;
+  private lastEndS: number;
+  private readonly durations: number[] = [];
   private steps = 0;
 
   constructor(o: StepTimerOptions) {
@@ -110,13 +149,15 @@ export class StepTimer {
     this.decideAt = Math.min(this.skip + timed, o.stepsPerEpoch);
     this.clock = o.clock ?? (() => performance.now() / 1000);
     this.startS = this.clock();
-    this.skipEndS = this.startS;
+    this.lastEndS = this.startS;
   }
 
   /** Records the end of one more step; true once the decision is due (exactly once). */
   stepDone(): boolean {
     this.steps++;
-    if (this.steps === this.skip) this.skipEndS = this.clock();
+    const now = this.clock();
+    if (this.steps > this.skip) this.durations.push(now - this.lastEndS);
+    this.lastEndS = now;
     return this.steps === this.decideAt;
   }
 
@@ -124,11 +165,15 @@ export class StepTimer {
     return this.steps;
   }
 
-  /** Mean seconds per timed step (after the skipped ones). */
+  /**
+   * Median seconds per timed step (after the skipped ones): robust to a few slow steps, where the mean
+   * would let one burst of load shorten the whole run.
+   */
   secondsPerStep(): number {
-    const n = this.steps - this.skip;
+    const n = this.durations.length;
     if (n < 1) throw new RangeError("step timer: no step timed yet");
-    return (this.clock() - this.skipEndS) / n;
+    const d = [...this.durations].sort((a, b) => a - b);
+    return n % 2 === 1 ? d[(n - 1) / 2] : (d[n / 2 - 1] + d[n / 2]) / 2;
   }
 
   /** Seconds since the timer was made. */

@@ -20,7 +20,7 @@ import { makeProgress } from "./progress.js";
 import { TrainStep, type DataParallel, type StepStats } from "./step.js";
 import { restoreRngStates, rngStateTensors } from "./rng-state.js";
 import { estimateMonitorS, monitorKnn, monitorSets } from "./monitor.js";
-import { BudgetedTotal, type BudgetPlan } from "./time-budget.js";
+import { BudgetedTotal, replanEpochs, type BudgetPlan } from "./time-budget.js";
 
 export type { DataParallel } from "./step.js";
 
@@ -99,6 +99,14 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
   const ckPath = checkpointPath(opts.runDir);
   if (opts.resume) {
     const { meta, tensors } = loadCheckpoint(ckPath, { config: cfg, stepsPerEpoch });
+    // A budgeted run re-plans at epoch ends and writes config.json just before the checkpoint: after a
+    // kill between the two, the checkpoint's plan is the one the saved state belongs to.
+    if (cfg.timeBudgetS !== null && meta.config.timeBudgetS === cfg.timeBudgetS && meta.config.resolved && meta.config.epochs !== cfg.epochs) {
+      cfg.epochs = meta.config.epochs;
+      cfg.resolved = meta.config.resolved;
+      totalSteps = cfg.epochs * stepsPerEpoch;
+      if (rank0) writeConfig(opts.runDir, cfg);
+    }
     assertCompatible(meta.config, cfg, ckPath);
     fromCheckpoint(ckPath, () => {
       learner.loadStateDict(withPrefix(tensors, "model"));
@@ -187,6 +195,9 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
   let intervalStart = performance.now();
   let intervalImages = 0;
   let lastGoodStep = opts.resume ? step : -1;
+  // Whole epochs run by this process and when the first began (a resume mid-epoch counts from its end).
+  let timedEpochs = 0;
+  let timedFromS = skipInEpoch === 0 ? wallBefore : NaN;
   function keptNote(): string {
     return lastGoodStep >= 0 ? `the last good checkpoint (step ${lastGoodStep}) is kept at ${ckPath}` : "no checkpoint was written yet";
   }
@@ -233,9 +244,25 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
           metrics.append(row);
           progress.update(step, { epoch: epoch + 1, loss: lossMean, imgPerS: ips, lr });
         }
+        let replanned = false;
+        if (epochEnd && cfg.timeBudgetS !== null && cfg.resolved) {
+          // The plan against the epochs measured so far: re-made when another count fits.
+          if (Number.isNaN(timedFromS)) timedFromS = wall();
+          else timedEpochs++;
+          if (timedEpochs > 0) {
+            const [epochS, elapsedS] = dp ? dp.meanOf([(wall() - timedFromS) / timedEpochs, wall()]) : [(wall() - timedFromS) / timedEpochs, wall()];
+            const epochs = replanEpochs({ budgetS: cfg.timeBudgetS, elapsedS, epochsDone: epoch + 1, epochS, epochs: cfg.epochs });
+            if (epochs !== cfg.epochs) {
+              const r = (x: number) => Math.round(x * 100) / 100;
+              const plan = { ...cfg.resolved, epochs, totalSteps: epochs * stepsPerEpoch, replanned: { atEpoch: epoch + 1, epochS: r(epochS), elapsedS: r(elapsedS) } };
+              totalSteps = adoptPlan(cfg, plan, opts, progress);
+              replanned = true;
+            }
+          }
+        }
         const stopNow = interrupted || (opts.stopAfterStep !== undefined && step >= opts.stopAfterStep);
         // (A checkpoint right after the plan, so that a resume never meets a checkpoint without it.)
-        if (step % cfg.checkpointEverySteps === 0 || stopNow || plan) {
+        if (step % cfg.checkpointEverySteps === 0 || stopNow || plan || replanned) {
           const done = b + 1;
           if (done === epochBatches.length) save(epoch + 1, 0, wall());
           else save(epoch, done, wall());
@@ -278,7 +305,10 @@ function adoptPlan(cfg: TrainConfig, plan: BudgetPlan, opts: TrainOptions, progr
   cfg.optimizer.warmupEpochs = Math.min(cfg.optimizer.warmupEpochs, plan.epochs);
   if (isRank0(opts)) writeConfig(opts.runDir, cfg);
   progress.setTotal(plan.totalSteps);
-  progress.log(`time budget ${plan.budgetS} s: ${plan.secondsPerStep.toFixed(3)} s/step, ${plan.perEpochS.toFixed(1)} s of kNN monitor per epoch -> ${plan.epochs} epochs (${plan.totalSteps} steps)`);
+  const re = plan.replanned;
+  progress.log(re
+    ? `time budget ${plan.budgetS} s: ${re.atEpoch} epochs took ${re.elapsedS.toFixed(0)} s (${re.epochS.toFixed(1)} s each) -> re-planned to ${plan.epochs} epochs (${plan.totalSteps} steps)`
+    : `time budget ${plan.budgetS} s: ${plan.secondsPerStep.toFixed(3)} s/step, ${plan.perEpochS.toFixed(1)} s of kNN monitor per epoch -> ${plan.epochs} epochs (${plan.totalSteps} steps)`);
   return plan.totalSteps;
 }
 

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { applyOverrides, effectivePrecision, presetConfig, setField, validateConfig } from "../../src/train/config.js";
 import { resolveTrainConfig } from "../../src/cli/train.js";
 import { UserError } from "../../src/util/errors.js";
+import { makeEncoder } from "../../src/train/build.js";
 
 test("presets resolve to complete, valid configurations", () => {
   for (const p of ["cpu", "gpu", "smoke"]) {
@@ -39,6 +40,33 @@ test("a JSON override merges deeply and refuses unknown keys", () => {
   assert.equal(c.encoder.arch, "resnet18", "untouched siblings keep their values");
   assert.equal(c.epochs, 3);
   assert.throws(() => applyOverrides(presetConfig("cpu"), { encoder: { depth: 3 } }), /unknown configuration field "encoder.depth"/);
+});
+
+test("explicit stage widths: set as a list, validated, and built as layer1..layer4 with the last one the representation", () => {
+  // The cpu preset widens only its last stage; the others scale every stage by the multiplier.
+  assert.deepEqual(presetConfig("cpu").encoder.stageWidths, [16, 32, 64, 256]);
+  assert.equal(presetConfig("gpu").encoder.stageWidths, null);
+  assert.equal(presetConfig("smoke").encoder.stageWidths, null);
+  const cfg = presetConfig("cpu");
+  setField(cfg, "encoder.stageWidths", "null");
+  setField(cfg, "encoder.stageWidths", "16,32,64,256");
+  assert.deepEqual(cfg.encoder.stageWidths, [16, 32, 64, 256]);
+  validateConfig(cfg);
+  const net = makeEncoder({ ...cfg, channelsLast: false }, 1);
+  assert.deepEqual(net.widths, [16, 32, 64, 256]);
+  assert.equal(net.outDim, 256);
+  assert.deepEqual(net.stateDict()["layer4.1.conv2.weight"].shape, [256, 256, 3, 3]);
+  assert.deepEqual(net.stateDict()["layer3.0.conv1.weight"].shape, [64, 32, 3, 3]);
+  net.dispose();
+  setField(cfg, "encoder.stageWidths", "null");
+  assert.equal(cfg.encoder.stageWidths, null);
+  for (const bad of ["16,32,64", "16,32,64,0", "16,32,64,2.5", "16,32,64,5000"]) {
+    const c = presetConfig("cpu");
+    setField(c, "encoder.stageWidths", bad);
+    assert.throws(() => validateConfig(c), /encoder.stageWidths must be null or 4 integers in \[1, 4096\]/, bad);
+  }
+  assert.throws(() => setField(presetConfig("cpu"), "encoder.stageWidths", "16,x,64,256"), /comma-separated numbers/);
+  assert.throws(() => validateConfig(applyOverrides(presetConfig("cpu"), { encoder: { stageWidths: "wide" } })), /encoder.stageWidths/);
 });
 
 test("validation names the bad field and the value", () => {

@@ -119,7 +119,7 @@ test("--set and config files cannot reach Object.prototype", () => {
 });
 
 const META: EncoderMeta = {
-  encoder: { arch: "resnet18", stem: "small", stemStride: 2, widthMultiplier: 0.125 }, channels: 1, height: 28, width: 28,
+  encoder: { arch: "resnet18", stem: "small", stemStride: 2, widthMultiplier: 0.125, stageWidths: null }, channels: 1, height: 28, width: 28,
   mean: [0.28], std: [0.35], dataset: "fashion-mnist",
 };
 
@@ -134,9 +134,12 @@ function encoderFile(): string {
 
 test("the expected encoder tensors match what makeEncoder builds", () => {
   const cases: [EncoderMeta["encoder"], number][] = [
-    [{ arch: "resnet18", stem: "small", stemStride: 2, widthMultiplier: 0.125 }, 1],
-    [{ arch: "resnet34", stem: "imagenet", stemStride: 1, widthMultiplier: 0.1 }, 3],
-    [{ arch: "resnet50", stem: "small", stemStride: 1, widthMultiplier: 0.0625 }, 3],
+    [{ arch: "resnet18", stem: "small", stemStride: 2, widthMultiplier: 0.125, stageWidths: null }, 1],
+    [{ arch: "resnet34", stem: "imagenet", stemStride: 1, widthMultiplier: 0.1, stageWidths: null }, 3],
+    [{ arch: "resnet50", stem: "small", stemStride: 1, widthMultiplier: 0.0625, stageWidths: null }, 3],
+    // Explicit stage widths override the multiplier, also through a bottleneck's expansion.
+    [{ arch: "resnet18", stem: "small", stemStride: 2, widthMultiplier: 0.25, stageWidths: [8, 12, 16, 40] }, 1],
+    [{ arch: "resnet50", stem: "small", stemStride: 1, widthMultiplier: 1, stageWidths: [4, 8, 8, 12] }, 3],
   ];
   for (const [enc, channels] of cases) {
     const net = makeEncoder({ ...presetConfig("smoke"), encoder: enc }, channels);

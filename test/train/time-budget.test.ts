@@ -1,16 +1,17 @@
 // The time budget: durations, the epoch plan from measured step times (hand-computed cases), the
 // step timer and the budgeted total with a fake clock, the CLI's resolution, and a real smoke run
-// whose plan is recorded in config.json and kept by --resume.
+// whose plan is recorded in config.json, kept by --resume, and re-made at an epoch's end when it no
+// longer fits.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BudgetedTotal, planEpochs, parseDuration, StepTimer } from "../../src/train/time-budget.js";
+import { BudgetedTotal, planEpochs, parseDuration, replanEpochs, StepTimer } from "../../src/train/time-budget.js";
 import { resolveTrainConfig } from "../../src/cli/train.js";
 import { presetConfig, validateConfig } from "../../src/train/config.js";
 import { byolTau, warmupCosineLr } from "../../src/optim/schedules.js";
-import { loadCheckpoint, checkpointPath } from "../../src/train/checkpoint.js";
+import { loadCheckpoint, checkpointPath, saveCheckpoint } from "../../src/train/checkpoint.js";
 import { readMetrics } from "../../src/train/metrics.js";
 import { byol, oneLineError } from "../cli/run-cli.js";
 
@@ -93,6 +94,40 @@ test("budgeted total: provisional until step 12, then fixed once from the timed 
   // Speeds map to totals: twice as slow, about half the epochs.
   assert.equal(fakeRun(234, () => 0.4).plan!.epochs, 4); // 98.6 s an epoch; 480 − 4.8 + 4.8 = 480 → 4
   assert.equal(fakeRun(234, () => 0.05).plan!.epochs, 28); // 16.7 s an epoch: 480 / 16.7 = 28.7 → 28
+});
+
+test("budgeted total: the timed steps count by their median, so one slow step does not shorten the run", () => {
+  // Step 7 takes 5 s (a neighbour's burst): the mean of steps 3..12 would be 0.68 s, the median is 0.2 s.
+  const r = fakeRun(234, (i) => (i < 2 ? 3 : i === 6 ? 5 : 0.2));
+  assert.ok(Math.abs(r.plan!.secondsPerStep - 0.2) < 1e-9);
+  // Elapsed 6 + 9·0.2 + 5 = 12.8 s: available 480 − 12.8 + 12·0.2 = 469.6 → floor(469.6 / 51.8) = 9 epochs, not 3.
+  assert.equal(r.plan!.epochs, 9);
+  // An even count of timed steps takes the middle two: 0.2 and 0.4 → 0.3.
+  let now = 0;
+  const t = new StepTimer({ stepsPerEpoch: 100, skipSteps: 0, timedSteps: 4, clock: () => now });
+  for (const d of [0.1, 0.2, 0.4, 9]) {
+    now += d;
+    t.stepDone();
+  }
+  assert.ok(Math.abs(t.secondsPerStep() - 0.3) < 1e-9);
+});
+
+test("re-planning at an epoch's end: the finished epochs plus as many more as fit (hand-computed)", () => {
+  const base = { budgetS: 480, margin: 0 };
+  // Planned 6 under load, the first epoch took 60 s: 1 + floor(420 / 60) = 8.
+  assert.equal(replanEpochs({ ...base, elapsedS: 60, epochsDone: 1, epochS: 60, epochs: 6 }), 8);
+  // The machine slowed down: 120 s an epoch leaves room for 1 + floor(360 / 120) = 4, not 8.
+  assert.equal(replanEpochs({ ...base, elapsedS: 120, epochsDone: 1, epochS: 120, epochs: 8 }), 4);
+  // The plan holds: 2 + floor(380 / 50) = 9.
+  assert.equal(replanEpochs({ ...base, elapsedS: 100, epochsDone: 2, epochS: 50, epochs: 9 }), 9);
+  // Over the budget already: one more epoch, so that the schedules still end.
+  assert.equal(replanEpochs({ ...base, elapsedS: 500, epochsDone: 3, epochS: 160, epochs: 8 }), 4);
+  // A plan that has ended stays ended.
+  assert.equal(replanEpochs({ ...base, elapsedS: 400, epochsDone: 8, epochS: 50, epochs: 8 }), 8);
+  // The default margin (3%) is taken off the budget: 1 + floor((465.6 − 60) / 60) = 7.
+  assert.equal(replanEpochs({ budgetS: 480, elapsedS: 60, epochsDone: 1, epochS: 60, epochs: 6 }), 7);
+  assert.throws(() => replanEpochs({ ...base, elapsedS: NaN, epochsDone: 1, epochS: 60, epochs: 6 }), RangeError);
+  assert.throws(() => replanEpochs({ ...base, elapsedS: 1, epochsDone: 1.5, epochS: 60, epochs: 6 }), RangeError);
 });
 
 test("budgeted total: short epochs are timed whole; a resumed run that had not decided times the rest", () => {
@@ -178,4 +213,38 @@ test("a budgeted smoke run records its plan in config.json, and --resume keeps i
   assert.ok(Math.abs(row.tau - byolTau(17, cfg.resolved.totalSteps, 0.99)) < 1e-12);
   if (cfg.resolved.totalSteps !== 32) assert.notEqual(row.lr, warmupCosineLr(17, 32, 16, (0.3 * 32) / 256), "not the provisional total's");
   assert.match(oneLineError(byol(["train", "--resume", run, "--time-budget", "5m"])), /--time-budget cannot change a resumed run/);
+});
+
+test("a plan that no longer fits is re-made at the next epoch's end; a resume prefers the checkpoint's plan", () => {
+  const root = mkdtempSync(join(tmpdir(), "byol-replan-"));
+  const run = join(root, "r");
+  const common = ["--threads", "1", "--no-eval"];
+  // One epoch of 16 steps, stopping at its end (a checkpoint at epoch 1, step 16).
+  const first = byol(["train", "--preset", "smoke", ...common, "--time-budget", "30s", "--out", run, "--stop-after", "16"]);
+  assert.equal(first.code, 0, first.stderr);
+  // Make the saved plan one that cannot fit: 200 epochs in 30 s (as if the first steps had been timed absurdly fast).
+  const ck = loadCheckpoint(checkpointPath(run));
+  assert.equal(ck.meta.epoch, 1);
+  const cfg = ck.meta.config;
+  cfg.epochs = 200;
+  cfg.resolved = { ...cfg.resolved!, epochs: 200, totalSteps: 200 * 16 };
+  cfg.resolved.replanned = undefined;
+  saveCheckpoint(run, { step: ck.meta.step, epoch: ck.meta.epoch, stepInEpoch: ck.meta.stepInEpoch, config: cfg, extra: ck.meta.extra }, ck.tensors);
+  for (const t of Object.values(ck.tensors)) t.dispose();
+  // config.json still holds the old plan, as after a kill between its write and the checkpoint's: the checkpoint wins.
+  const second = byol(["train", "--resume", run, ...common, "--stop-after", "34"]);
+  assert.equal(second.code, 0, second.stderr);
+  assert.match(second.stderr, /time budget 30 s: 2 epochs took \d+ s \([\d.]+ s each\) -> re-planned to \d+ epochs \(\d+ steps\)/);
+  const after = JSON.parse(readFileSync(join(run, "config.json"), "utf8"));
+  assert.equal(after.resolved.replanned.atEpoch, 2);
+  assert.ok(after.epochs >= 3 && after.epochs < 200, `re-planned to ${after.epochs}`);
+  assert.equal(after.resolved.totalSteps, after.epochs * 16);
+  // The new plan fits what was measured: the epochs behind plus those ahead at the measured cost.
+  assert.ok(after.resolved.replanned.elapsedS + (after.epochs - 2) * after.resolved.replanned.epochS <= 30 * 0.97 + 1e-9 || after.epochs === 3);
+  assert.equal(loadCheckpoint(checkpointPath(run)).meta.config.epochs, after.epochs, "a checkpoint right after the re-plan agrees");
+  // From the re-plan on, the schedules use the new total: τ at step 34 (k = 33) follows it.
+  const row = readMetrics(join(run, "metrics.jsonl")).find((r) => r.step === 34);
+  assert.ok(row);
+  assert.ok(Math.abs(row.tau - byolTau(33, after.epochs * 16, 0.99)) < 1e-12);
+  assert.ok(Math.abs(row.tau - byolTau(33, 200 * 16, 0.99)) > 1e-6, "not the old plan's τ");
 });
