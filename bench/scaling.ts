@@ -36,6 +36,7 @@ interface Setup {
   channels: number;
   imageSize: number;
   width: number;
+  stageWidths: number[] | null;
   stemStride: number;
   hidden: number;
   predHidden: number;
@@ -57,7 +58,7 @@ function setupFor(device: string): Setup {
   const cfg = presetConfig(gpu ? "gpu" : "cpu");
   cfg.device = device;
   return {
-    device, channels: 1, imageSize: cfg.augment.outputSize, width: cfg.encoder.widthMultiplier, stemStride: cfg.encoder.stemStride,
+    device, channels: 1, imageSize: cfg.augment.outputSize, width: cfg.encoder.widthMultiplier, stageWidths: cfg.encoder.stageWidths, stemStride: cfg.encoder.stemStride,
     hidden: cfg.projector.hiddenDim, predHidden: cfg.predictor.hiddenDim, proj: cfg.projector.outDim,
     batch: Number(process.env.BENCH_BATCH ?? cfg.batchSize / 2), channelsLast: cfg.channelsLast, bf16: effectivePrecision(cfg) === "bf16",
   };
@@ -72,7 +73,7 @@ function worker(): void {
   const pg = ctx ? initProcessGroup(ctx, device) : null;
   const dp = pg ? dataParallel(pg, device) : null;
   T.manualSeed(0);
-  const encoder = resnet18({ inChannels: s.channels, stem: "small", widthMultiplier: s.width, stemStride: s.stemStride }).to(device);
+  const encoder = resnet18({ inChannels: s.channels, stem: "small", widthMultiplier: s.width, stageWidths: s.stageWidths, stemStride: s.stemStride }).to(device);
   if (s.channelsLast) encoder.toChannelsLast();
   const learner = new BYOL({ encoder, hiddenDim: s.hidden, predictorHiddenDim: s.predHidden, projectionDim: s.proj });
   if (pg && process.env.BENCH_SYNC_BN === "1") {
@@ -169,7 +170,7 @@ async function measure(run: Run, device: string): Promise<Record<string, unknown
 function torchSide(run: Run, s: Setup): ReturnType<typeof spread> | { error: string } {
   const args = [
     REFERENCE, "--device", "cpu", "--nproc", String(run.nproc), "--threads", String(run.threads), "--batch", String(s.batch),
-    "--width", String(s.width), "--stem-stride", String(s.stemStride), "--image-size", String(s.imageSize), "--channels", String(s.channels),
+    "--width", String(s.width), ...(s.stageWidths ? ["--stage-widths", s.stageWidths.join(",")] : []), "--stem-stride", String(s.stemStride), "--image-size", String(s.imageSize), "--channels", String(s.channels),
     "--hidden", String(s.hidden), "--pred-hidden", String(s.predHidden), "--proj", String(s.proj), "--precision", s.bf16 ? "bf16" : "fp32",
     ...(s.channelsLast ? ["--channels-last"] : []), "--lr", "0.05", "--momentum", "0.9", "--weight-decay", "1e-6", "--tau", "0.99",
     "--steps", String(STEPS), "--warmup", String(WARMUP),

@@ -66,7 +66,7 @@ function configs(): Config[] {
 function describe(c: Config): Record<string, unknown> {
   const e = c.cfg.encoder;
   return {
-    config: c.name, batch: c.cfg.batchSize, preset_batch: c.presetBatch, width: e.widthMultiplier, stem_stride: e.stemStride,
+    config: c.name, batch: c.cfg.batchSize, preset_batch: c.presetBatch, width: e.widthMultiplier, stage_widths: e.stageWidths, stem_stride: e.stemStride,
     hidden: c.cfg.projector.hiddenDim, pred_hidden: c.cfg.predictor.hiddenDim, proj: c.cfg.projector.outDim,
     image_size: c.imageSize, channels: c.channels, precision: c.precision, channels_last: c.cfg.channelsLast,
   };
@@ -116,6 +116,7 @@ function runTorch(c: Config): Side | { error: string } {
   const e = cfg.encoder;
   const args = [
     REFERENCE, "--device", "cpu", "--threads", String(THREADS), "--batch", String(cfg.batchSize), "--width", String(e.widthMultiplier),
+    ...(e.stageWidths ? ["--stage-widths", e.stageWidths.join(",")] : []),
     "--stem-stride", String(e.stemStride), "--image-size", String(c.imageSize), "--channels", String(c.channels),
     "--hidden", String(cfg.projector.hiddenDim), "--pred-hidden", String(cfg.predictor.hiddenDim), "--proj", String(cfg.projector.outDim),
     "--precision", c.precision, ...(cfg.channelsLast ? ["--channels-last"] : []),
