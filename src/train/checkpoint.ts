@@ -8,6 +8,7 @@ import * as T from "../torch/index.js";
 import { readSafetensorsHeader, setOwn } from "../torch/safetensors-format.js";
 import { UserError } from "../util/errors.js";
 import { ensureDir } from "../util/file-writes.js";
+import { isPlainObject, parseJsonObject } from "../util/json-object.js";
 import { applyOverrides, compatibilityKey, presetConfig, validateConfig, type TrainConfig } from "./config.js";
 
 export const CHECKPOINT_FILE = "last.safetensors";
@@ -89,7 +90,6 @@ export function fromCheckpoint<R>(path: string, fn: () => R): R {
   }
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const isCount = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 
 function checkpointMeta(raw: string | undefined, path: string, expect?: CheckpointExpectations): CheckpointMeta {
@@ -97,17 +97,11 @@ function checkpointMeta(raw: string | undefined, path: string, expect?: Checkpoi
     throw new UserError(`${path}: checkpoint field ${field} ${why}`);
   };
   if (raw === undefined) throw new UserError(`${path} is not a byol-ts checkpoint (no "${META_KEY}" metadata)`);
-  let m: unknown;
-  try {
-    m = JSON.parse(raw);
-  } catch {
-    throw new UserError(`${path}: checkpoint metadata is not valid JSON`);
-  }
-  if (!isObj(m)) throw new UserError(`${path}: checkpoint metadata is not a JSON object`);
+  const m = parseJsonObject(raw, `${path}: checkpoint metadata`);
   if (m.format !== FORMAT_VERSION) throw new UserError(`${path}: checkpoint format ${JSON.stringify(m.format)} is not supported (expected ${FORMAT_VERSION})`);
 
   // The configuration by the same rules as flags: the preset's defaults under it, then every field checked.
-  if (!isObj(m.config)) bad("config", "is missing or not an object");
+  if (!isPlainObject(m.config)) bad("config", "is missing or not an object");
   const saved = m.config as Record<string, unknown>;
   let config: TrainConfig;
   try {
@@ -134,7 +128,7 @@ function checkpointMeta(raw: string | undefined, path: string, expect?: Checkpoi
     }
   }
 
-  if (!isObj(m.extra)) bad("extra", "is missing or not an object");
+  if (!isPlainObject(m.extra)) bad("extra", "is missing or not an object");
   const extra = m.extra as Record<string, unknown>;
   if (extra.wallS !== undefined && !(typeof extra.wallS === "number" && Number.isFinite(extra.wallS) && extra.wallS >= 0)) {
     bad("extra.wallS", `must be a non-negative number of seconds, got ${JSON.stringify(extra.wallS)}`);

@@ -1,6 +1,7 @@
 // The complete training configuration (every knob explicit, as DeepMind's BYOL code keeps it), the
 // three presets, and how flags and a JSON file override it. Invalid values are UserErrors.
 import { UserError } from "../util/errors.js";
+import { isPlainObject } from "../util/json-object.js";
 import { cpuHasNativeBf16 } from "../torch/index.js";
 import type { BudgetPlan } from "./time-budget.js";
 
@@ -164,9 +165,6 @@ const PRESETS: Record<PresetName, DeepPartial<TrainConfig>> = {
   },
 };
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 // Field names are looked up as own properties only, and the names that reach an object's prototype
 // are refused outright: "--set __proto__.x=1" or {"__proto__": ...} in a config file must not write
@@ -179,12 +177,12 @@ function isKnownField(obj: Record<string, unknown>, key: string, where: string):
 }
 
 function merge<T>(base: T, over: unknown, path = ""): T {
-  if (!isObject(over)) return base;
+  if (!isPlainObject(over)) return base;
   const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
   for (const [k, v] of Object.entries(over)) {
     const where = path ? `${path}.${k}` : k;
     if (!isKnownField(out, k, where)) throw new UserError(`unknown configuration field "${where}"`);
-    out[k] = isObject(out[k]) ? merge(out[k], v, where) : v;
+    out[k] = isPlainObject(out[k]) ? merge(out[k], v, where) : v;
   }
   return out as T;
 }
@@ -205,12 +203,12 @@ export function setField(cfg: TrainConfig, dotted: string, raw: string): void {
   const parts = dotted.split(".");
   let obj: Record<string, unknown> = cfg as unknown as Record<string, unknown>;
   for (const p of parts.slice(0, -1)) {
-    if (!isKnownField(obj, p, dotted) || !isObject(obj[p])) throw new UserError(`unknown configuration field "${dotted}"`);
+    if (!isKnownField(obj, p, dotted) || !isPlainObject(obj[p])) throw new UserError(`unknown configuration field "${dotted}"`);
     obj = obj[p] as Record<string, unknown>;
   }
   const key = parts[parts.length - 1];
   if (!isKnownField(obj, key, dotted)) throw new UserError(`unknown configuration field "${dotted}"`);
-  if (isObject(obj[key])) throw new UserError(`"${dotted}" is a group of fields: set one of them, e.g. ${dotted}.${Object.keys(obj[key] as object)[0]}=...`);
+  if (isPlainObject(obj[key])) throw new UserError(`"${dotted}" is a group of fields: set one of them, e.g. ${dotted}.${Object.keys(obj[key] as object)[0]}=...`);
   const cur = obj[key];
   if (raw !== "null" && (Array.isArray(cur) || (cur === null && /^[^,]+(,[^,]+)+$/.test(raw)))) {
     // A list field: comma-separated numbers ("16,32,64,256").

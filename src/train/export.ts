@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import * as T from "../torch/index.js";
 import { readSafetensorsHeader, type SafetensorsDtype } from "../torch/safetensors-format.js";
 import { UserError } from "../util/errors.js";
+import { isPlainObject, parseJsonObject } from "../util/json-object.js";
 import type { Module } from "../nn/module.js";
 import { RESNETS, resnetStageWidths, type ResNet } from "../nn/resnet.js";
 import { applyOverrides, presetConfig, validateConfig, type TrainConfig } from "./config.js";
@@ -74,21 +75,14 @@ function describe(m: EncoderMeta): string {
   return `${m.encoder.arch} (${m.encoder.stem} stem, ${width}, ${m.channels} channel${m.channels === 1 ? "" : "s"})`;
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** Parses and validates an encoder description; each problem is one line naming the file and field. */
 export function parseEncoderMeta(raw: string, path: string): EncoderMeta {
   const bad = (field: string, why: string): never => {
     throw new UserError(`${path}: encoder field ${field} ${why}`);
   };
-  let m: unknown;
-  try {
-    m = JSON.parse(raw);
-  } catch {
-    throw new UserError(`${path}: encoder description is not valid JSON`);
-  }
-  if (!isObj(m)) throw new UserError(`${path}: encoder description is not a JSON object`);
-  if (!isObj(m.encoder)) bad("encoder", "is missing or not an object");
+  const m = parseJsonObject(raw, `${path}: encoder description`);
+  if (!isPlainObject(m.encoder)) bad("encoder", "is missing or not an object");
   const enc = m.encoder as Record<string, unknown>;
   for (const k of ["arch", "stem", "stemStride", "widthMultiplier"]) if (!(k in enc)) bad(`encoder.${k}`, "is missing");
   if (m.channels !== 1 && m.channels !== 3) bad("channels", `must be 1 or 3, got ${JSON.stringify(m.channels)}`);

@@ -115,6 +115,22 @@ export function replanEpochs(p: ReplanInput): number {
   return p.epochsDone + Math.max(1, more);
 }
 
+/**
+ * The plan re-made at an epoch's end from the epochs measured so far (replanEpochs), or null when
+ * the current plan is what fits. `budgetS` and `stepsPerEpoch` are this run's (its configured budget;
+ * its total steps follow from its steps per epoch).
+ */
+export function replanAtEpochEnd(plan: BudgetPlan, m: { budgetS: number; epochsDone: number; epochS: number; elapsedS: number; stepsPerEpoch: number }): BudgetPlan | null {
+  const epochs = replanEpochs({ budgetS: m.budgetS, elapsedS: m.elapsedS, epochsDone: m.epochsDone, epochS: m.epochS, epochs: plan.epochs });
+  if (epochs === plan.epochs) return null;
+  return {
+    ...plan, epochs, totalSteps: epochs * m.stepsPerEpoch,
+    replanned: { atEpoch: m.epochsDone, epochS: round(m.epochS, 2), elapsedS: round(m.elapsedS, 2) },
+  };
+}
+
+const round = (x: number, d: number) => Math.round(x * 10 ** d) / 10 ** d;
+
 export interface StepTimerOptions {
   stepsPerEpoch: number;
   /** Steps not timed at the start (allocator, thread-pool and cache warm-up); default 2. */
@@ -258,7 +274,6 @@ export class BudgetedTotal {
     const stepsDone = before + this.timer.stepsDone;
     const { epochs, totalSteps } = planEpochs({ budgetS: this.o.budgetS, stepsPerEpoch: this.o.stepsPerEpoch, stepsDone, margin: this.o.margin, ...m });
     this.total = totalSteps;
-    const round = (x: number, d: number) => Math.round(x * 10 ** d) / 10 ** d;
     this.planMade = {
       budgetS: this.o.budgetS, epochs, stepsPerEpoch: this.o.stepsPerEpoch, totalSteps,
       secondsPerStep: round(m.secondsPerStep, 4), perEpochS: round(m.perEpochS, 2), decidedAtStep: stepsDone, elapsedS: round(m.elapsedS, 2),

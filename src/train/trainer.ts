@@ -20,7 +20,7 @@ import { makeProgress } from "./progress.js";
 import { TrainStep, type DataParallel, type StepStats } from "./step.js";
 import { restoreRngStates, rngStateTensors } from "./rng-state.js";
 import { estimateMonitorS, monitorKnn, monitorSets } from "./monitor.js";
-import { BudgetedTotal, replanEpochs, type BudgetPlan } from "./time-budget.js";
+import { BudgetedTotal, replanAtEpochEnd, type BudgetPlan } from "./time-budget.js";
 
 export type { DataParallel } from "./step.js";
 
@@ -250,12 +250,12 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
           if (Number.isNaN(timedFromS)) timedFromS = wall();
           else timedEpochs++;
           if (timedEpochs > 0) {
-            const [epochS, elapsedS] = dp ? dp.meanOf([(wall() - timedFromS) / timedEpochs, wall()]) : [(wall() - timedFromS) / timedEpochs, wall()];
-            const epochs = replanEpochs({ budgetS: cfg.timeBudgetS, elapsedS, epochsDone: epoch + 1, epochS, epochs: cfg.epochs });
-            if (epochs !== cfg.epochs) {
-              const r = (x: number) => Math.round(x * 100) / 100;
-              const plan = { ...cfg.resolved, epochs, totalSteps: epochs * stepsPerEpoch, replanned: { atEpoch: epoch + 1, epochS: r(epochS), elapsedS: r(elapsedS) } };
-              totalSteps = adoptPlan(cfg, plan, opts, progress);
+            const now = wall();
+            const measured = [(now - timedFromS) / timedEpochs, now];
+            const [epochS, elapsedS] = dp ? dp.meanOf(measured) : measured;
+            const remade = replanAtEpochEnd(cfg.resolved, { budgetS: cfg.timeBudgetS, epochsDone: epoch + 1, epochS, elapsedS, stepsPerEpoch });
+            if (remade) {
+              totalSteps = adoptPlan(cfg, remade, opts, progress);
               replanned = true;
             }
           }
