@@ -103,7 +103,7 @@ const BASE: TrainConfig = {
   resolved: null,
   batchSize: 256,
   // Quarter width in the early stages and a doubled last stage (16, 32, 64, 256: a 256-d
-  // representation; layer4 runs at 2x2 pixels, so a step costs 1.6-2x the quarter-width net's, as measured).
+  // representation; layer4 runs at 2x2 pixels, so a step costs ~1.6x the quarter-width net's in the sweep's timings).
   // Chosen by bench/cpu-sweep.mjs at one 8-minute budget (kNN / linear top-1, full test split, seed 0):
   // 79.2% / 82.6% after 3 epochs, against 74.4–76.0% / 77.3–80.0% for width 0.25 over four runs of
   // 6–8 epochs; width 0.5 everywhere affords 2 epochs and ends at 77.4% linear, below its own random
