@@ -29,7 +29,7 @@ const dryRun = argv.includes("--dry-run");
 
 // Each candidate differs from the cpu preset only by these fields (byol train --set FIELD=VALUE).
 // The rows measured before the preset's encoder became late-256 keep their quarter-width encoder
-// (OLD: every stage × 0.25), so that each command reproduces the row the README shows.
+// (OLD: every stage × 0.25), so that each command reproduces the row docs/cpu-recipe.md shows.
 const OLD = { "encoder.stageWidths": "null", "encoder.widthMultiplier": 0.25 };
 const CANDIDATES = [
   // The preset itself (late-256) at three seeds: the run-to-run noise.

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """An independent BYOL in plain PyTorch on Fashion-MNIST, for checking what the CPU preset's encoder can
-learn in a few epochs and for sweeping settings faster than a full run (the README's "What was tried").
+learn in a few epochs and for sweeping settings faster than a full run (docs/cpu-recipe.md, "What else was tried").
 
 Same encoder as the CPU preset (ResNet-18 with a 3x3 stride-2 stem, widths 64..512 divided by widthdiv),
 heads Linear-BN-ReLU-Linear, SGD with momentum 0.9 and weight decay off biases and BatchNorm, warm-up

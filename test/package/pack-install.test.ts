@@ -1,5 +1,6 @@
 // The package as a user gets it: `npm pack`, `npm install` of the tarball into an empty folder, then
-// the README's library example (examples/library.mjs, shipped in the package) run there, the entry
+// the library examples (examples/quickstart.mjs, the README's; examples/library.mjs, docs/library.md's;
+// both shipped in the package) run there, the entry
 // imported by name, and its types checked by tsc. The install reuses the addon this checkout built
 // (BYOL_NATIVE), as the install script allows, instead of compiling it again.
 //
@@ -41,7 +42,7 @@ test("npm pack, npm install the tarball into an empty folder, run the library ex
   const packed = timed("pack", () => run("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", packDir], ROOT));
   const [info] = JSON.parse(packed.stdout) as { filename: string; files: { path: string }[] }[];
   const files = info.files.map((f) => f.path);
-  for (const want of ["dist/src/index.js", "dist/src/index.d.ts", "bin/byol.js", "native/binding.gyp", "native/find-libtorch.mjs", "native/install.mjs", "native/src/addon.cc", "README.md", "examples/library.mjs"]) {
+  for (const want of ["dist/src/index.js", "dist/src/index.d.ts", "bin/byol.js", "native/binding.gyp", "native/find-libtorch.mjs", "native/install.mjs", "native/src/addon.cc", "README.md", "examples/library.mjs", "examples/quickstart.mjs"]) {
     assert.ok(files.includes(want), `the tarball holds ${want}`);
   }
   const stray = files.filter((f) => /^(test|dist\/test|dist\/bench|bench|src|node_modules|native\/build|scripts)\//.test(f) || f.endsWith(".map"));
@@ -68,6 +69,15 @@ test("npm pack, npm install the tarball into an empty folder, run the library ex
   assert.notDeepEqual(out.embeddings[0], out.embeddings[1], "different images, different embeddings");
   for (const f of ["config.json", "metrics.jsonl", "encoder.safetensors"]) assert.ok(existsSync(join(user, "example-run", f)), f);
 
+  // The README's ten lines, run the same way: train, load the exported encoder back, embed.
+  copyFileSync(join(pkg, "examples", "quickstart.mjs"), join(user, "quickstart.mjs"));
+  const qs = timed("quickstart", () => run(process.execPath, ["quickstart.mjs", "quickstart-run"], user, env));
+  const q = JSON.parse(qs.stdout.trim().split("\n").pop()!) as { runDir: string; shape: number[] };
+  assert.equal(q.shape.length, 2);
+  assert.equal(q.shape[0], 10, "10 embeddings");
+  assert.ok(q.shape[1]! > 0, "of the encoder's representation size");
+  assert.ok(existsSync(join(user, "quickstart-run", "encoder.safetensors")), "the quickstart's run folder");
+
   // The entry by name, from the user's folder, and its types.
   const imp = run(process.execPath, ["-e", 'import("byol-ts").then((m) => console.log(JSON.stringify([typeof m.train, typeof m.evaluate, typeof m.Module, typeof m.BYOL, typeof m.torch.zeros])))'], user, env);
   assert.deepEqual(JSON.parse(imp.stdout), ["function", "function", "function", "function", "function"]);
@@ -83,9 +93,14 @@ test("npm pack, npm install the tarball into an empty folder, run the library ex
   process.stderr.write(`pack-install: seconds ${JSON.stringify(seconds)}\n`);
 });
 
-test("the README's Library section shows examples/library.mjs verbatim", () => {
-  const example = readFileSync(join(ROOT, "examples", "library.mjs"), "utf8").trim();
+test("the README's Library section shows examples/quickstart.mjs verbatim, docs/library.md examples/library.mjs", () => {
+  const verbatim = (doc: string, example: string) => {
+    const code = readFileSync(join(ROOT, "examples", example), "utf8").trim();
+    const text = readFileSync(join(ROOT, doc), "utf8");
+    assert.ok(text.includes("```js\n" + code + "\n```"), `${doc} shows examples/${example}, character for character`);
+  };
   const readme = readFileSync(join(ROOT, "README.md"), "utf8");
   assert.ok(readme.includes("## Library"), "README has a Library section");
-  assert.ok(readme.includes("```js\n" + example + "\n```"), "the README's example is examples/library.mjs, character for character");
+  verbatim("README.md", "quickstart.mjs");
+  verbatim("docs/library.md", "library.mjs");
 });
