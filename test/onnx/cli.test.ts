@@ -14,6 +14,7 @@ import { saveEncoder, ENCODER_FILE } from "../../src/train/export.js";
 import { exportOnnx, ONNX_FILE } from "../../src/train/export-onnx.js";
 import { isUserError } from "../data/fixtures.js";
 import { byol, oneLineError } from "../cli/run-cli.js";
+import { exportCommand } from "../../src/cli/export.js";
 import { tempDir, writeRun } from "./helpers.js";
 
 const STATS = { mean: [0.5], std: [0.25] };
@@ -48,15 +49,18 @@ test("byol export: bad input ends in one line naming the problem, and nothing is
   try {
     // Each case starts the whole CLI (a second or more); export.test.ts covers the other path cases.
     const cases: [string[], RegExp][] = [
-      [["export", dir, "--format", "tflite"], /--format must be onnx, got "tflite"/],
       [["export", empty, "--format", "onnx"], /has no encoder\.safetensors/],
-      [["export", dir, "--out", join(empty, "no", "such", "dir", "e.onnx")], /the folder .* does not exist/],
+      [["export", dir, "--out", join(empty, "no", "such", "dir", "e.onnx")], /cannot write .* the folder .* does not exist/],
     ];
     for (const [args, want] of cases) {
       const line = oneLineError(byol(args));
       assert.match(line, want, `byol ${args.join(" ")}`);
       assert.match(line, /^byol: /);
     }
+    // Flags are checked before anything is read (in process: no need to start the CLI for these).
+    assert.throws(() => exportCommand([dir, "--format", "tflite"]), isUserError('--format must be onnx, got "tflite"'));
+    assert.throws(() => exportCommand([]), isUserError("expected exactly one RUN_DIR"));
+    assert.throws(() => exportCommand([dir, "--bogus"]), isUserError("--bogus"));
     assert.deepEqual(readdirSync(dir), [ENCODER_FILE]);
     assert.deepEqual(readdirSync(empty), []);
   } finally {
