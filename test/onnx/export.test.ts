@@ -17,7 +17,8 @@ import { exportOnnx, ONNX_FILE } from "../../src/train/export-onnx.js";
 import { moduleToOnnx, OPSET } from "../../src/nn/onnx/index.js";
 import { modelProto } from "../../src/nn/onnx/schema.js";
 import { setWriteFaultHook } from "../../src/util/file-writes.js";
-import { isUserError } from "../data/fixtures.js";
+import { spawnSync } from "node:child_process";
+import { isUserError, pythonHas } from "../data/fixtures.js";
 import { colourPixels, greyPixels, libtorchEmbed, maxAbsDiff, ortEmbed, REL_TOL, seasonBatchNorms, tempDir, writeRun } from "./helpers.js";
 
 const FASHION_STATS = { mean: [0.286], std: [0.353] };
@@ -187,6 +188,44 @@ test("bad run folders and outputs end in one line and leave nothing half-written
     assert.ok(existsSync(join(dir, ENCODER_FILE)));
   } finally {
     rmSync(empty, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("ONNX's own checker (full check, strict shape inference) accepts the exported models", (t) => {
+  if (!pythonHas("onnx")) {
+    t.skip("Debian's python3 with onnx is not installed (apt-get install python3-onnx)");
+    return;
+  }
+  const dir = tempDir("onnx-check");
+  try {
+    T.manualSeed(2);
+    const nets = [
+      ["small", resnet18({ inChannels: 1, stem: "small", stemStride: 2, stageWidths: [16, 32, 64, 256] }), 1, 28],
+      ["r50", resnet50({ inChannels: 3, widthMultiplier: 0.125 }), 3, 64],
+    ] as const;
+    const files: string[] = [];
+    for (const [name, net, c, size] of nets) {
+      for (const fold of [true, false]) {
+        const file = join(dir, `${name}-${fold}.onnx`);
+        writeFileSync(file, moduleToOnnx(net, { channels: c, height: size, width: size, mean: Array(c).fill(0.5), std: Array(c).fill(0.25), foldBatchNorm: fold }).bytes);
+        files.push(file);
+      }
+      net.dispose();
+    }
+    const script = `
+import sys, onnx
+from onnx import checker, shape_inference
+for f in sys.argv[1:]:
+    m = onnx.load(f)
+    checker.check_model(m, full_check=True)
+    out = shape_inference.infer_shapes(m, strict_mode=True).graph.output[0].type.tensor_type.shape
+    print(m.ir_version, m.opset_import[0].version, [d.dim_param or d.dim_value for d in out.dim])
+`;
+    const r = spawnSync("/usr/bin/python3", ["-c", script, ...files], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split("\n"), Array(4).fill("8 17 ['N', 256]"));
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
