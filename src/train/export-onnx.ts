@@ -63,7 +63,7 @@ export function exportOnnx(runDir: string, opts: ExportOnnxOptions = {}): Export
   if (!st.isDirectory()) throw new UserError(`export: ${runDir} is not a folder (expected a run folder written by byol train)`);
   const encoderPath = join(runDir, ENCODER_FILE);
   if (!lstatOrNull(encoderPath)) {
-    throw new UserError(`export: ${runDir} has no ${ENCODER_FILE} (training has not finished; byol eval ${runDir} or a resumed run writes it)`);
+    throw new UserError(`export: ${runDir} has no ${ENCODER_FILE} (a run writes it when training ends; finish an interrupted one with byol train --resume ${runDir})`);
   }
   const out = opts.out ?? join(runDir, ONNX_FILE);
   const outSt = lstatOrNull(out);
