@@ -51,7 +51,13 @@ export async function embedFiles(model, files, batch = 32) {
   for (let i = 0; i < files.length; i += batch) {
     const chunk = files.slice(i, i + batch);
     const x = new Float32Array(chunk.length * size);
-    for (let j = 0; j < chunk.length; j++) x.set(await imagePixels(chunk[j], model), j * size);
+    for (let j = 0; j < chunk.length; j++) {
+      try {
+        x.set(await imagePixels(chunk[j], model), j * size);
+      } catch (e) {
+        throw new Error(`${chunk[j]}: ${e.message.split("\n")[0]}`);
+      }
+    }
     const input = new ort.Tensor("float32", x, [chunk.length, model.channels, model.height, model.width]);
     const y = (await model.session.run({ pixels: input })).embedding;
     const d = y.dims[1];
