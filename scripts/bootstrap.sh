@@ -3,7 +3,7 @@
 # friends), npm packages, the native addon, the compiled TypeScript. Safe to run again: each step is
 # skipped when its result is already there and up to date.
 #   scripts/bootstrap.sh main   what training needs
-#   scripts/bootstrap.sh test   also what the test suite needs (PyTorch in Python as an oracle, Chromium)
+#   scripts/bootstrap.sh test   also what the test suite needs (PyTorch and ONNX in Python as oracles, Chromium)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 purpose="${1:-main}"
@@ -12,7 +12,7 @@ say() { printf 'byol-ts setup: %s\n' "$*" >&2; }
 
 packages=(libtorch-dev libgloo-dev libopenblas0-pthread dataset-fashion-mnist python3 g++ make)
 if [ "$purpose" = test ]; then
-  packages+=(python3-torch python3-torchvision python3-numpy chromium)
+  packages+=(python3-torch python3-torchvision python3-numpy python3-onnx chromium)
 fi
 
 missing=()

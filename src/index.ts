@@ -53,6 +53,9 @@ export { presetConfig, validateConfig, type TrainConfig, type PresetName } from 
 export { makeEncoder, makeLearner, type EncoderFactory } from "./train/build.js";
 export { train as trainLoop, type TrainOptions, type TrainResult } from "./train/trainer.js";
 export { ENCODER_FILE, saveEncoder, readEncoderFile, loadEncoder, type EncoderMeta } from "./train/export.js";
+// The encoder as ONNX, for runtimes without libtorch: a run folder's (exportOnnx) or any module's (moduleToOnnx).
+export { exportOnnx, ONNX_FILE, type ExportOnnxOptions, type ExportOnnxResult } from "./train/export-onnx.js";
+export { moduleToOnnx, EXPORTABLE_MODULES, type OnnxExportOptions, type OnnxModel } from "./nn/onnx/index.js";
 
 // The one error type for bad input (a missing file, a wrong value): its message is one line for the user.
 export { UserError } from "./util/errors.js";

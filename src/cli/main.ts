@@ -5,6 +5,7 @@ import { TRAIN_HELP, trainCommand } from "./train.js";
 import { EVAL_HELP, evalCommand } from "./eval.js";
 import { EMBED_HELP, embedCommand } from "./embed.js";
 import { PREVIEW_HELP, previewCommand } from "./preview.js";
+import { EXPORT_HELP, exportCommand } from "./export.js";
 
 const HELP = `byol — BYOL self-supervised learning on libtorch, from TypeScript
 
@@ -12,6 +13,7 @@ usage: byol <command> [options]
   train     pretrain an encoder, evaluate it, write a run folder (the default command)
   eval      re-evaluate a run folder
   embed     write embeddings of images with a trained encoder
+  export    write a run's encoder as ONNX (encoder.onnx), for runtimes without libtorch
   preview   write a PNG grid of the two augmented views
 
 ${TRAIN_HELP}
@@ -19,6 +21,8 @@ ${TRAIN_HELP}
 ${EVAL_HELP}
 
 ${EMBED_HELP}
+
+${EXPORT_HELP}
 
 ${PREVIEW_HELP}`;
 
@@ -34,6 +38,8 @@ async function main(argv: string[]): Promise<number> {
       return embedCommand(rest);
     case "preview":
       return previewCommand(rest);
+    case "export":
+      return exportCommand(rest);
     case "help":
     case "--help":
     case "-h":
@@ -41,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     default:
       if (cmd.startsWith("-")) return trainCommand(argv);
-      throw new UserError(`unknown command "${cmd}" (expected train, eval, embed or preview; see byol --help)`);
+      throw new UserError(`unknown command "${cmd}" (expected train, eval, embed, export or preview; see byol --help)`);
   }
 }
 
