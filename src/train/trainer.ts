@@ -103,8 +103,8 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
   const ckPath = checkpointPath(opts.runDir);
   if (opts.resume) {
     const { meta, tensors } = loadCheckpoint(ckPath, { config: cfg, stepsPerEpoch });
-    // A budgeted run re-plans at epoch ends and writes config.json just before the checkpoint: after a
-    // kill between the two, the checkpoint's plan is the one the saved state belongs to.
+    // A budgeted run writes config.json at each re-plan but checkpoints on its own schedule: the
+    // checkpoint's plan is the one the saved state belongs to (the resumed run re-plans from there).
     if (cfg.timeBudgetS !== null && meta.config.timeBudgetS === cfg.timeBudgetS && meta.config.resolved && JSON.stringify(meta.config.resolved) !== JSON.stringify(cfg.resolved)) {
       cfg.epochs = meta.config.epochs;
       cfg.resolved = meta.config.resolved;
@@ -188,7 +188,7 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
   const monitor = monitorSets(data, cfg);
   // Readings at the ends of every this many epochs (none without labelled sets).
   const monitorEvery = monitor ? cfg.knn.everyEpochs : 0;
-  // A time budget not yet turned into a plan: time the first steps, then fix the epochs (time-budget.ts).
+  // A time budget not yet turned into a plan: time the first steps, then plan the total steps (time-budget.ts).
   const budget = cfg.timeBudgetS !== null && cfg.resolved === null && step < stepsPerEpoch
     ? new BudgetedTotal({
       budgetS: cfg.timeBudgetS, stepsPerEpoch, provisionalTotal: totalSteps, stepsBefore: step, elapsedBeforeS: wallBefore,
