@@ -106,7 +106,7 @@ const BASE: TrainConfig = {
   epochs: 8,
   timeBudgetS: null,
   resolved: null,
-  replanEverySteps: 50,
+  replanEverySteps: 20,
   batchSize: 256,
   // Quarter width in the early stages and a doubled last stage (16, 32, 64, 256: a 256-d
   // representation; layer4 runs at 2x2 pixels, so a step costs ~1.6x the quarter-width net's in the sweep's timings).

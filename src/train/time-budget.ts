@@ -9,8 +9,9 @@
 // The first steps are timed by their median, so that one slow step (a neighbour's burst, a page fault)
 // does not shorten the run. The plan is then checked every `replanEverySteps` steps and at each epoch's
 // end against the steps actually run since (their mean cost, checkpoint writes and logging included,
-// and the kNN monitor's readings timed apart), and re-made when another total fits, so that load
-// during the first steps, or a machine that slows down later, still ends within the budget.
+// and the kNN monitor's readings timed apart; at least 5 steps measured), and re-made when another
+// total fits, so that load during the first steps, or a machine that slows down later, still ends
+// within the budget.
 //
 // The kNN monitor runs at the ends of monitored epochs, inside the budget, and is charged as such:
 // one reading's estimated (later: measured) seconds for each monitored epoch end strictly before the
@@ -57,6 +58,8 @@ export interface BudgetPlan {
   /** Filled when training ends: training seconds spent, and what was left of the budget (negative: over). */
   trainedS?: number;
   leftS?: number;
+  /** Filled when training ends: the seconds the monitor readings took (the last process's, on a resume). */
+  monitorSpentS?: number;
 }
 
 export interface PlanInput {
@@ -199,9 +202,12 @@ export function planMonitorS(plan: BudgetPlan, monitorEveryEpochs: number): numb
   return plan.monitorS ?? (plan.perEpochS ?? 0) * Math.max(1, monitorEveryEpochs);
 }
 
-/** The plan with the seconds actually trained and left of the budget, filled when training ends. */
-export function finishPlan(plan: BudgetPlan, trainedS: number): BudgetPlan {
-  return { ...plan, trainedS: round(trainedS, 1), leftS: round(plan.budgetS - trainedS, 1) };
+/**
+ * The plan with the seconds actually trained and left of the budget, filled when training ends
+ * (`monitorSpentS`: the seconds of monitor readings this process took, when it ran the monitor).
+ */
+export function finishPlan(plan: BudgetPlan, trainedS: number, monitorSpentS?: number): BudgetPlan {
+  return { ...plan, trainedS: round(trainedS, 1), leftS: round(plan.budgetS - trainedS, 1), ...(monitorSpentS ? { monitorSpentS: round(monitorSpentS, 1) } : {}) };
 }
 
 export interface StepTimerOptions {

@@ -304,7 +304,7 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
     if (!interrupted) {
       if (cfg.timeBudgetS !== null && cfg.resolved) {
         // config.json (and the last checkpoint) record the seconds trained and what was left of the budget.
-        cfg.resolved = finishPlan(cfg.resolved, wall());
+        cfg.resolved = finishPlan(cfg.resolved, wall(), monitorSpentS);
         if (rank0) writeConfig(opts.runDir, cfg);
       }
       save(at.epoch, at.stepInEpoch, wall());
@@ -328,7 +328,7 @@ function firstNonFinite(tensors: Record<string, T.Tensor>): string | null {
 }
 
 /** Steps a re-plan needs measured since the plan (or this process's start) before it trusts their mean. */
-const MIN_MEASURED_STEPS = 10;
+const MIN_MEASURED_STEPS = 5;
 
 /**
  * The run's total steps: the time budget's plan when there is one (scaled should the epochs have
