@@ -4,8 +4,8 @@ import { evaluateRunDir } from "../train/evaluate-run.js";
 import { parse } from "./args.js";
 
 export const EVAL_HELP = `byol eval RUN_DIR [--device DEV] [--threads N]
-  Re-evaluates a run: kNN and linear top-1 of its encoder against a random-init encoder and raw
-  pixels on the test split (for a labelled folder without one, its held-out part); rewrites
+  Re-evaluates a run: kNN and linear top-1 of its encoder against its own step-0 weights
+  (encoder-step0.safetensors), another random initialisation and raw pixels on the test split (for a labelled folder without one, its held-out part); rewrites
   RUN_DIR/eval.json and RUN_DIR/report.html. Uses RUN_DIR/encoder.safetensors, or the online
   encoder of the last checkpoint if training did not finish.`;
 

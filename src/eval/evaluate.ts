@@ -21,6 +21,8 @@ export interface EvaluateOptions {
   embedTrained: EmbedFn;
   /** The same architecture at random initialisation (the baseline). */
   embedRandom: EmbedFn;
+  /** Optionally another random initialisation, scored as `baselines.other_init` (kNN and linear only). */
+  embedOther?: EmbedFn;
   /** Labelled train split (the kNN bank and the linear probe's training data). */
   train: ImageSet;
   /** Labelled test split (every accuracy is measured here). */
@@ -55,6 +57,7 @@ export interface EncoderScores {
 export interface EvaluationResult extends EncoderScores {
   baselines: {
     random_init: EncoderScores;
+    other_init?: EncoderScores;
     raw_pixels: { linear_top1: number };
   };
   /** Train images used (after removing unlabeled ones and subsampling) and test images scored. */
@@ -102,7 +105,7 @@ export function evaluateRepresentations(o: EvaluateOptions): EvaluationResult {
 
   // Features of one encoder on both splits, then its kNN and linear scores; the features are freed
   // before the next encoder runs, so at most one encoder's features are held at a time.
-  const score = (embed: EmbedFn, name: string, addTo: "main" | "baseline") => {
+  const score = (embed: EmbedFn, name: string, addTo: "main" | "baseline", withFractions = true) => {
     let t = performance.now();
     log(`evaluation: ${name}: features of ${train.n} train and ${test.n} test images`);
     const ftr = extractFeatures(embed, train, featureOpts);
@@ -118,7 +121,7 @@ export function evaluateRepresentations(o: EvaluateOptions): EvaluationResult {
       const lin = linearProbe(ftr, trainLabels, fte, testLabels, linearOpts);
       const linS = since(t);
       log(`evaluation: ${name}: linear top-1 ${(lin.top1 * 100).toFixed(2)}%`);
-      const fr = fractionScores(ftr, fte, name);
+      const fr = withFractions ? fractionScores(ftr, fte, name) : {};
       if (addTo === "main") {
         timings.features_s += featS;
         timings.knn_s += knnS;
@@ -135,6 +138,7 @@ export function evaluateRepresentations(o: EvaluateOptions): EvaluationResult {
 
   const trained = score(o.embedTrained, "BYOL encoder", "main");
   const random = score(o.embedRandom, "random-init encoder", "baseline");
+  const other = o.embedOther ? score(o.embedOther, "other-init encoder", "baseline", false) : null;
 
   const tRaw = performance.now();
   const fractionsBefore = fractionsS;
@@ -164,6 +168,7 @@ export function evaluateRepresentations(o: EvaluateOptions): EvaluationResult {
     linear_top1: trained.lin.top1,
     baselines: {
       random_init: { knn_top1: random.knn, linear_top1: random.lin.top1 },
+      ...(other ? { other_init: { knn_top1: other.knn, linear_top1: other.lin.top1 } } : {}),
       raw_pixels: { linear_top1: raw },
     },
     train_images: train.n,

@@ -36,8 +36,12 @@ export interface EvalResult {
   linear_top1: number;
   baselines: {
     random_init: { knn_top1: number; linear_top1: number };
+    /** Another, independent initialisation of the same architecture (an extra row). */
+    other_init?: { knn_top1: number; linear_top1: number };
     raw_pixels: { linear_top1: number };
   };
+  /** random_init's weights: "step0", the run's own online encoder at step 0; "independent", another initialisation (older run folders). */
+  random_init_weights?: string;
   /** Where the test split comes from, when the dataset has no published one (e.g. a folder's held-out part). */
   test_split?: string;
   /** Linear top-1 from class-balanced subsets of the train labels, keyed by fraction ("0.01", "0.1"). */
@@ -282,7 +286,8 @@ function evalTable(ev: EvalResult | null): string {
   const frac = (key: "byol" | "random_init" | "raw_pixels") => fractions.map((f) => fr[f]?.[key]);
   const rows: Array<[string, ...unknown[]]> = [
     [`BYOL (${fmtNum(ev.epochs, 4)} epochs)`, ev.knn_top1, ev.linear_top1, ...frac("byol")],
-    ["Random-init encoder", ev.baselines?.random_init?.knn_top1, ev.baselines?.random_init?.linear_top1, ...frac("random_init")],
+    [ev.random_init_weights === "step0" ? "Random init: this run's step-0 weights" : "Random-init encoder (an independent initialisation)", ev.baselines?.random_init?.knn_top1, ev.baselines?.random_init?.linear_top1, ...frac("random_init")],
+    ...(ev.baselines?.other_init ? [["Other init (independent, not BYOL's start)", ev.baselines.other_init.knn_top1, ev.baselines.other_init.linear_top1, ...fractions.map(() => undefined)] as [string, ...unknown[]]] : []),
     ["Raw pixels", undefined, ev.baselines?.raw_pixels?.linear_top1, ...frac("raw_pixels")],
   ];
   // Bold the best value in each column so the comparison reads at a glance.

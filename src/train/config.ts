@@ -28,16 +28,21 @@ export interface TrainConfig {
   device: string;
   threads: number;
   seed: number;
-  /** Epochs to train; with a time budget, the provisional count until the budget fixes it. */
+  /**
+   * Epochs to train; with a time budget, the provisional count until the budget plans, then the epochs
+   * begun (⌈resolved.totalSteps / stepsPerEpoch⌉: the last may end inside, at resolved.totalSteps).
+   */
   epochs: number;
   /**
    * Seconds of training (set-up and evaluation excluded) the run must fit in, or null for none: the
-   * first steps are timed and `epochs` is then fixed to what fits (src/train/time-budget.ts). An
+   * first steps are timed and the total step count is then planned to fit (src/train/time-budget.ts). An
    * explicit epoch count (--epochs, a config file's or --set epochs=) turns it off.
    */
   timeBudgetS: number | null;
-  /** What the time budget fixed (written into config.json, so that --resume keeps it); null before. */
+  /** What the time budget planned (written into config.json, so that --resume keeps it); null before. */
   resolved: BudgetPlan | null;
+  /** With a time budget: re-plan the total steps every this many steps and at each epoch's end (0: keep the first plan). */
+  replanEverySteps: number;
   batchSize: number;
   encoder: {
     arch: "resnet18" | "resnet34" | "resnet50";
@@ -101,6 +106,7 @@ const BASE: TrainConfig = {
   epochs: 8,
   timeBudgetS: null,
   resolved: null,
+  replanEverySteps: 20,
   batchSize: 256,
   // Quarter width in the early stages and a doubled last stage (16, 32, 64, 256: a 256-d
   // representation; layer4 runs at 2x2 pixels, so a step costs ~1.6x the quarter-width net's in the sweep's timings).
@@ -256,9 +262,11 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   check(c.timeBudgetS === null || (typeof c.timeBudgetS === "number" && c.timeBudgetS > 0 && Number.isFinite(c.timeBudgetS)), `timeBudgetS must be a positive number of seconds or null, got ${c.timeBudgetS}`);
   if (c.resolved !== null) {
     const r = c.resolved;
-    check(typeof r === "object" && int(r.epochs) && int(r.stepsPerEpoch) && r.totalSteps === r.epochs * r.stepsPerEpoch, "resolved must be the plan a time budget wrote (epochs, stepsPerEpoch, totalSteps = epochs × stepsPerEpoch) or null");
-    check(r.epochs === c.epochs, `resolved.epochs (${r.epochs}) must equal epochs (${c.epochs}): the time budget's plan fixes the epoch count`);
+    check(typeof r === "object" && int(r.stepsPerEpoch) && r.stepsPerEpoch >= 1 && int(r.totalSteps) && r.totalSteps >= 1 && r.epochs === Math.ceil(r.totalSteps / r.stepsPerEpoch),
+      "resolved must be the plan a time budget wrote (stepsPerEpoch, totalSteps, epochs = ⌈totalSteps / stepsPerEpoch⌉) or null");
+    check(r.epochs === c.epochs, `resolved.epochs (${r.epochs}) must equal epochs (${c.epochs}): the time budget's plan sets the epoch count`);
   }
+  check(int(c.replanEverySteps) && c.replanEverySteps >= 0, `replanEverySteps must be a non-negative integer (0 = keep the first plan), got ${c.replanEverySteps}`);
   check(int(c.batchSize) && c.batchSize >= 2, `batchSize must be an integer of at least 2 (BatchNorm needs two samples), got ${c.batchSize}`);
   check(["resnet18", "resnet34", "resnet50"].includes(c.encoder.arch), `encoder.arch must be resnet18, resnet34 or resnet50, got "${c.encoder.arch}"`);
   check(c.encoder.stem === "imagenet" || c.encoder.stem === "small", `encoder.stem must be imagenet or small, got "${c.encoder.stem}"`);

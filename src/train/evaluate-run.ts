@@ -19,7 +19,7 @@ import { readRegularFile } from "../util/file-reads.js";
 import { applyOverrides, presetConfig, validateConfig, type TrainConfig } from "./config.js";
 import { applyThreads, datasetOptions, makeAugmenters, makeEncoder, placeEncoder, type EncoderFactory } from "./build.js";
 import { readMetrics } from "./metrics.js";
-import { ENCODER_FILE, readEncoderFile } from "./export.js";
+import { ENCODER_FILE, ENCODER_STEP0_FILE, readEncoderFile } from "./export.js";
 import { checkpointPath, loadCheckpoint, withPrefix } from "./checkpoint.js";
 
 /** eval.json: the SPEC's fields plus timings, split sizes and where the test split comes from. */
@@ -32,9 +32,45 @@ export interface RunEvaluation extends EvalResult {
   [extra: string]: unknown;
 }
 
+/** Where the random-init baseline's weights come from (eval.json's `random_init_weights`). */
+export type RandomInitWeights = "step0" | "independent";
+
 /**
- * Evaluates `encoder` and writes eval.json and report.html into runDir. The random-init baseline is
+ * The never-trained encoders the evaluation compares with: `randomInit`, the run's own online encoder
+ * at step 0 (encoder-step0.safetensors: exactly the weights BYOL started from, so that the comparison
+ * carries no init-to-init noise), and `otherInit`, an independent initialisation of the same
+ * architecture (seed + 7919), kept as an extra row. A run folder from before step-0 weights were saved
+ * has none: `randomInit` is then the independent initialisation and `otherInit` null. Architecture:
  * the configured ResNet, or a fresh `makeEncoder()` when the run trained a custom encoder.
+ */
+export function baselineEncoders(runDir: string, cfg: TrainConfig, channels: number, custom?: EncoderFactory): { randomInit: Module; otherInit: Module | null; weights: RandomInitWeights } {
+  const fresh = () => (custom ? placeEncoder(cfg, custom()) : makeEncoder(cfg, channels));
+  T.manualSeed(cfg.seed + 7919);
+  const independent = fresh();
+  const step0Path = join(runDir, ENCODER_STEP0_FILE);
+  if (!existsSync(step0Path)) return { randomInit: independent, otherInit: null, weights: "independent" };
+  const step0 = fresh();
+  const { tensors } = readEncoderFile(step0Path);
+  try {
+    fromFile(step0Path, () => step0.loadStateDict(tensors));
+  } finally {
+    for (const t of Object.values(tensors)) t.dispose();
+  }
+  return { randomInit: step0, otherInit: independent, weights: "step0" };
+}
+
+function fromFile<R>(path: string, fn: () => R): R {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof UserError && !e.message.startsWith(path)) throw new UserError(`${path}: ${e.message}`);
+    throw e;
+  }
+}
+
+/**
+ * Evaluates `encoder` and writes eval.json and report.html into runDir, against the baselines of
+ * baselineEncoders (the run's step-0 weights; an independent initialisation) and raw pixels.
  */
 export async function evaluateRun(opts: {
   runDir: string; cfg: TrainConfig; data: ResolvedDataset; encoder: Module; trainS: number; log?: (s: string) => void;
@@ -46,27 +82,32 @@ export async function evaluateRun(opts: {
   const test = data.test;
   if (!trainSet?.labels || !test?.labels) throw new UserError(`dataset ${data.name} has no labels: evaluation needs a labeled train and test split`);
   const t0 = performance.now();
-  // The baseline encoder: same architecture, its own random initialisation, never trained.
-  T.manualSeed(cfg.seed + 7919);
-  const randomEncoder = opts.makeEncoder ? placeEncoder(cfg, opts.makeEncoder()) : makeEncoder(cfg, trainSet.channels);
+  const { randomInit: randomEncoder, otherInit, weights } = baselineEncoders(runDir, cfg, trainSet.channels, opts.makeEncoder);
+  const note = weights === "step0" ? null : `no ${ENCODER_STEP0_FILE} in ${runDir} (a run from before step-0 weights were saved): the random-init baseline is an independent initialisation`;
+  if (note) log(`note: ${note}`);
   encoder.eval();
   randomEncoder.eval();
+  otherInit?.eval();
   const embedTrained = (x: T.Tensor) => encoder.forward(x);
   const embedRandom = (x: T.Tensor) => randomEncoder.forward(x);
-  log("evaluating: kNN and linear probes for BYOL, random init and raw pixels");
+  log(`evaluating: kNN and linear probes for BYOL, random init (${weights === "step0" ? "the run's step-0 weights" : "an independent initialisation"})${otherInit ? ", another initialisation" : ""} and raw pixels`);
   const r = evaluateRepresentations({
-    embedTrained, embedRandom, train: trainSet, test, mean: data.mean, std: data.std, device: cfg.device,
+    embedTrained, embedRandom, embedOther: otherInit ? (x: T.Tensor) => otherInit.forward(x) : undefined,
+    train: trainSet, test, mean: data.mean, std: data.std, device: cfg.device,
     knnK: cfg.knn.k, knnT: cfg.knn.temperature, linear: { epochs: cfg.linearEval.epochs }, seed: cfg.seed,
     maxTrain: cfg.linearEval.maxTrain ?? undefined, labelFractions: cfg.linearEval.labelFractions ? LABEL_FRACTIONS : [],
   });
   const evalS = (performance.now() - t0) / 1000;
   const result: RunEvaluation = {
     dataset: data.name,
-    epochs: cfg.epochs,
+    // Epochs trained: a time budget's plan may end inside the last one.
+    epochs: cfg.resolved ? Math.round((cfg.resolved.totalSteps / cfg.resolved.stepsPerEpoch) * 100) / 100 : cfg.epochs,
     wall_s: Math.round((opts.trainS + evalS) * 10) / 10,
     knn_top1: r.knn_top1,
     linear_top1: r.linear_top1,
     baselines: r.baselines,
+    random_init_weights: weights,
+    ...(note ? { random_init_note: note } : {}),
     ...(r.label_fractions ? { label_fractions: r.label_fractions } : {}),
     train_s: Math.round(opts.trainS * 10) / 10,
     eval_s: Math.round(evalS * 10) / 10,
@@ -78,6 +119,7 @@ export async function evaluateRun(opts: {
   };
   writeFileAtomic(join(runDir, "eval.json"), JSON.stringify(result, null, 2) + "\n");
   randomEncoder.dispose();
+  otherInit?.dispose();
   log(`wrote ${join(runDir, "eval.json")}`);
   await writeRunReport({ runDir, cfg, data, encoder, evalResult: result });
   return result;

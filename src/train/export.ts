@@ -10,10 +10,16 @@ import { UserError } from "../util/errors.js";
 import { isPlainObject, parseJsonObject } from "../util/json-object.js";
 import type { Module } from "../nn/module.js";
 import { RESNETS, resnetStageWidths, type ResNet } from "../nn/resnet.js";
+import type { ResolvedDataset } from "../data/index.js";
 import { applyOverrides, presetConfig, validateConfig, type TrainConfig } from "./config.js";
 
 /** The trained encoder's file name in a run folder. */
 export const ENCODER_FILE = "encoder.safetensors";
+/**
+ * The online encoder as training started (step 0, the weights BYOL started from), written before the
+ * first step and kept by resumed runs: the evaluation's random-init baseline (evaluate-run.ts).
+ */
+export const ENCODER_STEP0_FILE = "encoder-step0.safetensors";
 const META_KEY = "byol-ts-encoder";
 
 /** What encoder.safetensors says about its encoder, beside the weights. */
@@ -28,6 +34,14 @@ export interface EncoderMeta {
   mean: number[];
   std: number[];
   dataset: string;
+}
+
+/** The description saved with a run's encoder: its configured architecture and the data it was trained on. */
+export function runEncoderMeta(cfg: TrainConfig, data: Pick<ResolvedDataset, "name" | "mean" | "std" | "train">, custom: boolean): EncoderMeta {
+  return {
+    encoder: cfg.encoder, channels: data.train.channels, height: data.train.height, width: data.train.width,
+    mean: data.mean, std: data.std, dataset: data.name, ...(custom ? { custom: true } : {}),
+  };
 }
 
 /** Writes an encoder's weights (torchvision's names for a ResNet) and its description to a safetensors file. */

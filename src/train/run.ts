@@ -14,7 +14,7 @@ import {
 import { applyThreads, datasetOptions, type EncoderFactory } from "./build.js";
 import { train as trainLoop, writeConfig, type DataParallel } from "./trainer.js";
 import { evaluateRun, type RunEvaluation } from "./evaluate-run.js";
-import { ENCODER_FILE, saveEncoder } from "./export.js";
+import { ENCODER_FILE, runEncoderMeta, saveEncoder } from "./export.js";
 import { checkpointPath, checkpointStep } from "./checkpoint.js";
 import { checkRunFolder } from "./run-folder.js";
 
@@ -164,10 +164,7 @@ async function runOn(cfg: TrainConfig, data: ResolvedDataset, runDir: string, th
     out.noEvaluation = "only rank 0 evaluates";
     return out;
   }
-  saveEncoder(join(runDir, ENCODER_FILE), encoder, {
-    encoder: cfg.encoder, channels: data.train.channels, height: data.train.height, width: data.train.width,
-    mean: data.mean, std: data.std, dataset: data.name, ...(opts.encoder ? { custom: true } : {}),
-  });
+  saveEncoder(join(runDir, ENCODER_FILE), encoder, runEncoderMeta(cfg, data, Boolean(opts.encoder)));
   log(`trained ${result.step} steps in ${result.wallS.toFixed(0)} s; wrote ${join(runDir, ENCODER_FILE)}`);
   if (opts.evaluate === false) {
     out.noEvaluation = "evaluation was not asked for";
@@ -181,8 +178,9 @@ async function runOn(cfg: TrainConfig, data: ResolvedDataset, runDir: string, th
   const ev = await evaluateRun({ runDir, cfg, data, encoder, trainS: result.wallS, log, makeEncoder: opts.encoder });
   out.evaluation = ev;
   const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
-  log(`kNN top-1: BYOL ${pct(ev.knn_top1)} | random init ${pct(ev.baselines.random_init.knn_top1)}`);
-  log(`linear top-1: BYOL ${pct(ev.linear_top1)} | random init ${pct(ev.baselines.random_init.linear_top1)} | raw pixels ${pct(ev.baselines.raw_pixels.linear_top1)}`);
+  const other = ev.baselines.other_init;
+  log(`kNN top-1: BYOL ${pct(ev.knn_top1)} | random init (step 0) ${pct(ev.baselines.random_init.knn_top1)}` + (other ? ` | other init ${pct(other.knn_top1)}` : ""));
+  log(`linear top-1: BYOL ${pct(ev.linear_top1)} | random init (step 0) ${pct(ev.baselines.random_init.linear_top1)}` + (other ? ` | other init ${pct(other.linear_top1)}` : "") + ` | raw pixels ${pct(ev.baselines.raw_pixels.linear_top1)}`);
   log(`report: ${join(runDir, "report.html")}`);
   return out;
 }

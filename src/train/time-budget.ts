@@ -1,14 +1,24 @@
-// A wall-clock budget for training: how many epochs fit on THIS machine. A fixed epoch count cannot
+// A wall-clock budget for training: how many steps fit on THIS machine. A fixed epoch count cannot
 // promise a duration (the same cpu preset took 338 s on one 2-core machine and 555 s on another), so a
 // run with a budget times its first steps and then fixes its total step count, so that the
-// learning-rate and τ schedules run to their end within the budget. The first steps are timed by their
-// median, so that one slow step (a neighbour's burst, a page fault) does not shorten the run; at each
-// epoch's end the plan is checked against the epochs actually measured and re-made when another epoch
-// count fits (replanEpochs), so that load during the first steps, or a machine that slows down later,
-// still ends within the budget.
+// learning-rate and τ schedules run to their end within the budget. The total is a step count, not a
+// whole number of epochs: flooring to epochs left up to one epoch of the budget unused (a run of the
+// cpu preset trained 407–427 s of its 480 s), so the last epoch may be cut short; `epochs` in the
+// configuration is then the ceiling ⌈totalSteps / stepsPerEpoch⌉ and `resolved.totalSteps` the truth.
 //
-// The decision is a pure function of measured times (planEpochs) fed by a step timer with an
-// injectable clock (StepTimer), so that both are tested with a fake clock; the trainer only reports
+// The first steps are timed by their median, so that one slow step (a neighbour's burst, a page fault)
+// does not shorten the run. The plan is then checked every `replanEverySteps` steps and at each epoch's
+// end against the steps actually run since (their mean cost, checkpoint writes and logging included,
+// and the kNN monitor's readings timed apart; at least 5 steps measured), and re-made when another
+// total fits, so that load during the first steps, or a machine that slows down later, still ends
+// within the budget.
+//
+// The kNN monitor runs at the ends of monitored epochs, inside the budget, and is charged as such:
+// one reading's estimated (later: measured) seconds for each monitored epoch end strictly before the
+// run's last step. At the last step no reading is taken: the final evaluation replaces it.
+//
+// The decisions are pure functions of measured times (planSteps, replanSteps) fed by a step timer with
+// an injectable clock (StepTimer), so that all are tested with a fake clock; the trainer only reports
 // finished steps and asks for the total.
 //
 // Before the decision the schedules use a provisional total (the configured epochs). That is harmless
@@ -16,36 +26,54 @@
 // depend on the total (peak·k/W), and τ_k = 1 − (1 − τ_base)(cos(πk/K) + 1)/2 differs between two totals
 // K by less than (1 − τ_base)·(πk)²/(4·min K²) (6.5e-5 for τ_base 0.99, k = 12 and one epoch of 234
 // steps; 1e-6 at 1,872 steps). Steps already taken keep the values they had; from the decision on,
-// both schedules use the fixed total. (The warm-up is clamped to the fixed total should it be shorter.)
+// both schedules use the planned total. (The warm-up is clamped to the planned total should it be shorter.)
 import { UserError } from "../util/errors.js";
 
 /** What the budget decided, recorded in config.json (`resolved`) so that a resumed run keeps it. */
 export interface BudgetPlan {
   /** The training budget in seconds that was planned for. */
   budgetS: number;
+  /** Epochs begun: ⌈totalSteps / stepsPerEpoch⌉ (the last may end inside, after totalSteps). */
   epochs: number;
   stepsPerEpoch: number;
+  /** The steps the run trains: the schedules run to this total. */
   totalSteps: number;
-  /** Measured seconds per training step (the steps after the warm-up ones). */
+  /** Measured seconds per training step (the first plan: median of the timed steps; a re-plan: mean since the plan). */
   secondsPerStep: number;
-  /** Estimated seconds spent at each epoch's end (the kNN monitor). */
-  perEpochS: number;
-  /** The step after which the plan was made, and the training seconds elapsed by then. */
+  /** Seconds of one kNN monitor reading (estimated at first, measured once readings were taken). */
+  monitorS?: number;
+  /** Monitor readings the plan charges (monitored epoch ends strictly before the last step). */
+  monitorReadings?: number;
+  /** Plans of before step totals (whole epochs): estimated monitor seconds per epoch. Read, never written. */
+  perEpochS?: number;
+  /** The step after which the first plan was made, and the training seconds elapsed by then. */
   decidedAtStep: number;
   elapsedS: number;
-  /** The last re-plan at an epoch's end, if any: the epochs behind it and the measured seconds per epoch. */
-  replanned?: { atEpoch: number; epochS: number; elapsedS: number };
+  /** The training seconds the current plan expects the whole run to take (≤ budgetS minus the margin). */
+  plannedS?: number;
+  /** The last re-plan, if any: the step it was made at, the seconds elapsed then and the step cost measured. */
+  replanned?: { atStep?: number; atEpoch?: number; secondsPerStep?: number; epochS?: number; elapsedS: number };
+  /** Re-plans that changed the total. */
+  replans?: number;
+  /** Filled when training ends: training seconds spent, and what was left of the budget (negative: over). */
+  trainedS?: number;
+  leftS?: number;
+  /** Filled when training ends: the seconds the monitor readings took (the last process's, on a resume). */
+  monitorSpentS?: number;
 }
 
 export interface PlanInput {
   budgetS: number;
-  /** Training seconds already spent (including the steps already taken). */
+  /** Training seconds already spent (including the steps already taken and monitor readings already taken). */
   elapsedS: number;
-  /** Steps already taken (all in the first epoch). */
+  /** Steps already taken. */
   stepsDone: number;
   secondsPerStep: number;
   stepsPerEpoch: number;
-  perEpochS: number;
+  /** Seconds of one kNN monitor reading (0: no monitor). */
+  monitorS: number;
+  /** A reading at the end of every this many epochs (0: none); default 1. */
+  monitorEveryEpochs?: number;
   /**
    * Fraction of the budget kept free for what the timing cannot foresee (checkpoint writes, the
    * final save, a noisy neighbour); default 0.03.
@@ -57,79 +85,130 @@ export interface PlanInput {
 export const BUDGET_MARGIN = 0.03;
 
 /**
- * The largest whole number of epochs whose remaining steps and epoch-end work fit in what is left of
- * the budget (epochs, not steps, so that every epoch ends with its monitor and the data order stays
- * per epoch). A UserError when not even one epoch fits.
+ * Monitor readings taken after step `from` and before step `to` (exclusive both): the ends of
+ * monitored epochs e·stepsPerEpoch in (from, to). The reading at the run's last step is not taken.
  */
-export function planEpochs(p: PlanInput): { epochs: number; totalSteps: number } {
-  const margin = p.margin ?? BUDGET_MARGIN;
-  for (const [name, v] of [["budgetS", p.budgetS], ["elapsedS", p.elapsedS], ["secondsPerStep", p.secondsPerStep], ["perEpochS", p.perEpochS]] as const) {
+export function monitorReadingsBetween(from: number, to: number, stepsPerEpoch: number, everyEpochs: number): number {
+  if (everyEpochs <= 0 || to <= from + 1) return 0;
+  const period = stepsPerEpoch * everyEpochs;
+  return Math.max(0, Math.floor((to - 1) / period) - Math.floor(from / period));
+}
+
+function checkInput(p: PlanInput): void {
+  for (const [name, v] of [["budgetS", p.budgetS], ["elapsedS", p.elapsedS], ["secondsPerStep", p.secondsPerStep], ["monitorS", p.monitorS]] as const) {
     if (!Number.isFinite(v) || v < 0) throw new RangeError(`time budget: ${name} must be a finite number >= 0, got ${v}`);
   }
   if (!Number.isInteger(p.stepsPerEpoch) || p.stepsPerEpoch < 1) throw new RangeError(`time budget: stepsPerEpoch must be a positive integer, got ${p.stepsPerEpoch}`);
-  if (!Number.isInteger(p.stepsDone) || p.stepsDone < 0 || p.stepsDone > p.stepsPerEpoch) throw new RangeError(`time budget: stepsDone must be in [0, stepsPerEpoch], got ${p.stepsDone}`);
-  // Seconds left, counted as if the steps already taken were still to do (they cost what was measured).
-  const available = p.budgetS * (1 - margin) - p.elapsedS + p.stepsDone * p.secondsPerStep;
-  const perEpoch = p.stepsPerEpoch * p.secondsPerStep + p.perEpochS;
-  const epochs = perEpoch > 0 ? Math.floor(available / perEpoch) : Number.POSITIVE_INFINITY;
-  if (!Number.isFinite(epochs)) throw new RangeError("time budget: a step that takes no time cannot be planned");
-  if (epochs < 1) {
-    const oneEpoch = p.elapsedS + (p.stepsPerEpoch - p.stepsDone) * p.secondsPerStep + p.perEpochS;
+  if (!Number.isInteger(p.stepsDone) || p.stepsDone < 0) throw new RangeError(`time budget: stepsDone must be a non-negative integer, got ${p.stepsDone}`);
+  const every = p.monitorEveryEpochs ?? 1;
+  if (!Number.isInteger(every) || every < 0) throw new RangeError(`time budget: monitorEveryEpochs must be a non-negative integer, got ${every}`);
+  if (!(p.secondsPerStep > 0)) throw new RangeError("time budget: a step that takes no time cannot be planned");
+}
+
+/** The seconds a run of `totalSteps` is expected to take, from the measurements in `p`. */
+export function plannedSeconds(p: PlanInput, totalSteps: number): number {
+  const ahead = Math.max(0, totalSteps - p.stepsDone);
+  return p.elapsedS + ahead * p.secondsPerStep + monitorReadingsBetween(p.stepsDone, totalSteps, p.stepsPerEpoch, p.monitorEveryEpochs ?? 1) * p.monitorS;
+}
+
+/**
+ * The largest total step count (at least the steps done) whose remaining steps and monitor readings
+ * fit in what is left of the budget; may end inside an epoch.
+ */
+function fittingTotal(p: PlanInput): number {
+  const limit = p.budgetS * (1 - (p.margin ?? BUDGET_MARGIN));
+  // The steps alone bound the total; the monitor readings only lower it. Cost is monotone in the
+  // total, so a binary search finds the largest that fits.
+  let lo = p.stepsDone;
+  let hi = p.stepsDone + Math.max(0, Math.floor((limit - p.elapsedS) / p.secondsPerStep + 1e-9));
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (plannedSeconds(p, mid) <= limit + 1e-9) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/**
+ * The first plan: the largest total step count whose remaining steps and monitor readings fit in
+ * what is left of the budget (it may end inside an epoch). A UserError when not even one epoch fits
+ * (a run shorter than one pass over its data is refused, as a too-small budget rather than a plan).
+ */
+export function planSteps(p: PlanInput): { epochs: number; totalSteps: number; plannedS: number; monitorReadings: number } {
+  checkInput(p);
+  if (p.stepsDone > p.stepsPerEpoch) throw new RangeError(`time budget: the first plan is made in the first epoch, got stepsDone ${p.stepsDone}`);
+  const totalSteps = fittingTotal(p);
+  if (totalSteps < p.stepsPerEpoch) {
+    const margin = p.margin ?? BUDGET_MARGIN;
+    const oneEpoch = plannedSeconds(p, p.stepsPerEpoch);
     throw new UserError(
       `time budget: one epoch takes about ${Math.ceil(oneEpoch / (1 - margin))} s here (${p.stepsPerEpoch} steps of ${p.secondsPerStep.toFixed(2)} s), ` +
         `more than the budget of ${p.budgetS} s; give a larger --time-budget, fewer images (--limit) or --epochs`,
     );
   }
-  return { epochs, totalSteps: epochs * p.stepsPerEpoch };
+  return describe(p, totalSteps);
 }
 
-export interface ReplanInput {
-  budgetS: number;
-  /** Training seconds spent so far (this epoch's end included). */
-  elapsedS: number;
-  /** Epochs finished. */
-  epochsDone: number;
-  /** Measured seconds per epoch, its epoch-end work included. */
-  epochS: number;
-  /** The epochs the current plan runs. */
-  epochs: number;
-  margin?: number;
-}
-
-/**
- * The epoch count that fits the budget, given the epochs finished and their measured cost: the
- * finished epochs plus as many more as fit in what is left, but at least one more while the plan
- * has epochs to go (a run never stops with its schedules half-way). `epochs` itself when that is
- * what fits, or when the plan has ended.
- */
-export function replanEpochs(p: ReplanInput): number {
-  const margin = p.margin ?? BUDGET_MARGIN;
-  for (const [name, v] of [["budgetS", p.budgetS], ["elapsedS", p.elapsedS], ["epochS", p.epochS]] as const) {
-    if (!Number.isFinite(v) || v < 0) throw new RangeError(`time budget: ${name} must be a finite number >= 0, got ${v}`);
-  }
-  if (!Number.isInteger(p.epochsDone) || p.epochsDone < 0 || !Number.isInteger(p.epochs) || p.epochs < 1) {
-    throw new RangeError(`time budget: epochsDone and epochs must be integers, got ${p.epochsDone} and ${p.epochs}`);
-  }
-  if (p.epochsDone >= p.epochs || !(p.epochS > 0)) return p.epochs;
-  const more = Math.floor((p.budgetS * (1 - margin) - p.elapsedS) / p.epochS);
-  return p.epochsDone + Math.max(1, more);
-}
-
-/**
- * The plan re-made at an epoch's end from the epochs measured so far (replanEpochs), or null when
- * the current plan is what fits. `budgetS` and `stepsPerEpoch` are this run's (its configured budget;
- * its total steps follow from its steps per epoch).
- */
-export function replanAtEpochEnd(plan: BudgetPlan, m: { budgetS: number; epochsDone: number; epochS: number; elapsedS: number; stepsPerEpoch: number }): BudgetPlan | null {
-  const epochs = replanEpochs({ budgetS: m.budgetS, elapsedS: m.elapsedS, epochsDone: m.epochsDone, epochS: m.epochS, epochs: plan.epochs });
-  if (epochs === plan.epochs) return null;
+function describe(p: PlanInput, totalSteps: number) {
   return {
-    ...plan, epochs, totalSteps: epochs * m.stepsPerEpoch,
-    replanned: { atEpoch: m.epochsDone, epochS: round(m.epochS, 2), elapsedS: round(m.elapsedS, 2) },
+    epochs: Math.ceil(totalSteps / p.stepsPerEpoch), totalSteps,
+    plannedS: plannedSeconds(p, totalSteps),
+    monitorReadings: monitorReadingsBetween(0, totalSteps, p.stepsPerEpoch, p.monitorEveryEpochs ?? 1),
   };
 }
 
+/**
+ * A re-plan from the steps measured so far: the steps done plus as many more as fit in what is left,
+ * but at least one more while the plan has steps to go (the schedules then end at once rather than
+ * half-way). `currentTotal` itself when the plan has ended.
+ */
+export function replanSteps(p: PlanInput & { currentTotal: number }): { epochs: number; totalSteps: number; plannedS: number; monitorReadings: number } {
+  checkInput(p);
+  if (!Number.isInteger(p.currentTotal) || p.currentTotal < 1) throw new RangeError(`time budget: currentTotal must be a positive integer, got ${p.currentTotal}`);
+  const total = p.stepsDone >= p.currentTotal ? p.currentTotal : Math.max(p.stepsDone + 1, fittingTotal(p));
+  return describe(p, total);
+}
+
 const round = (x: number, d: number) => Math.round(x * 10 ** d) / 10 ** d;
+
+/** The measurements a re-plan is made from. */
+export interface ReplanMeasurement {
+  budgetS: number;
+  stepsDone: number;
+  elapsedS: number;
+  stepsPerEpoch: number;
+  /** Mean seconds per step since the plan (monitor readings excluded). */
+  secondsPerStep: number;
+  /** Seconds of one monitor reading (measured, or the plan's estimate). */
+  monitorS: number;
+  monitorEveryEpochs: number;
+  margin?: number;
+}
+
+/** The plan re-made from measurements (replanSteps), or null when the current total is what fits. */
+export function replanBudget(plan: BudgetPlan, m: ReplanMeasurement): BudgetPlan | null {
+  const r = replanSteps({ ...m, currentTotal: plan.totalSteps });
+  if (r.totalSteps === plan.totalSteps) return null;
+  return {
+    ...plan, epochs: r.epochs, totalSteps: r.totalSteps, stepsPerEpoch: m.stepsPerEpoch,
+    monitorS: round(m.monitorS, 2), monitorReadings: r.monitorReadings, plannedS: round(r.plannedS, 1),
+    replanned: { atStep: m.stepsDone, secondsPerStep: round(m.secondsPerStep, 4), elapsedS: round(m.elapsedS, 2) },
+    replans: (plan.replans ?? 0) + 1,
+  };
+}
+
+/** The plan's seconds of one monitor reading (a plan of before step totals kept seconds per epoch). */
+export function planMonitorS(plan: BudgetPlan, monitorEveryEpochs: number): number {
+  return plan.monitorS ?? (plan.perEpochS ?? 0) * Math.max(1, monitorEveryEpochs);
+}
+
+/**
+ * The plan with the seconds actually trained and left of the budget, filled when training ends
+ * (`monitorSpentS`: the seconds of monitor readings this process took, when it ran the monitor).
+ */
+export function finishPlan(plan: BudgetPlan, trainedS: number, monitorSpentS?: number): BudgetPlan {
+  return { ...plan, trainedS: round(trainedS, 1), leftS: round(plan.budgetS - trainedS, 1), ...(monitorSpentS ? { monitorSpentS: round(monitorSpentS, 1) } : {}) };
+}
 
 export interface StepTimerOptions {
   stepsPerEpoch: number;
@@ -227,17 +306,20 @@ export interface BudgetedTotalOptions {
   /** Steps and training seconds already behind a resumed run that had not decided yet. */
   stepsBefore?: number;
   elapsedBeforeS?: number;
+  /** A monitor reading at the end of every this many epochs (0: none); default 1. */
+  monitorEveryEpochs?: number;
   skipSteps?: number;
   timedSteps?: number;
   margin?: number;
   clock?: () => number;
   /** Data-parallel runs: makes every rank use the same measurements (e.g. their mean). */
-  agree?: (m: { secondsPerStep: number; perEpochS: number; elapsedS: number }) => { secondsPerStep: number; perEpochS: number; elapsedS: number };
+  agree?: (m: { secondsPerStep: number; monitorS: number; elapsedS: number }) => { secondsPerStep: number; monitorS: number; elapsedS: number };
 }
 
 /**
  * The run's total step count under a time budget: provisional until the first steps are timed, then
- * fixed for good. The trainer reports each finished step and reads `totalSteps` for its schedules.
+ * planned (re-plans are the trainer's, with replanBudget). The trainer reports each finished step and
+ * reads `totalSteps` for its schedules.
  */
 export class BudgetedTotal {
   private readonly timer: StepTimer;
@@ -263,20 +345,23 @@ export class BudgetedTotal {
   }
 
   /**
-   * One more step is done. When the decision is due, `perEpochS` is asked for the epoch-end cost and
-   * the plan is returned (once); null otherwise. Throws a UserError when not one epoch fits.
+   * One more step is done. When the decision is due, `monitorS` is asked for the seconds of one
+   * monitor reading and the plan is returned (once); null otherwise. Throws a UserError when not one
+   * epoch fits.
    */
-  stepDone(perEpochS: () => number): BudgetPlan | null {
+  stepDone(monitorS: () => number): BudgetPlan | null {
     if (this.planMade || !this.timer.stepDone()) return null;
     const before = this.o.stepsBefore ?? 0;
-    let m = { secondsPerStep: this.timer.secondsPerStep(), perEpochS: perEpochS(), elapsedS: (this.o.elapsedBeforeS ?? 0) + this.timer.elapsedS() };
+    let m = { secondsPerStep: this.timer.secondsPerStep(), monitorS: monitorS(), elapsedS: (this.o.elapsedBeforeS ?? 0) + this.timer.elapsedS() };
     if (this.o.agree) m = this.o.agree(m);
     const stepsDone = before + this.timer.stepsDone;
-    const { epochs, totalSteps } = planEpochs({ budgetS: this.o.budgetS, stepsPerEpoch: this.o.stepsPerEpoch, stepsDone, margin: this.o.margin, ...m });
-    this.total = totalSteps;
+    const monitorEveryEpochs = this.o.monitorEveryEpochs ?? 1;
+    const p = planSteps({ budgetS: this.o.budgetS, stepsPerEpoch: this.o.stepsPerEpoch, stepsDone, margin: this.o.margin, monitorEveryEpochs, ...m });
+    this.total = p.totalSteps;
     this.planMade = {
-      budgetS: this.o.budgetS, epochs, stepsPerEpoch: this.o.stepsPerEpoch, totalSteps,
-      secondsPerStep: round(m.secondsPerStep, 4), perEpochS: round(m.perEpochS, 2), decidedAtStep: stepsDone, elapsedS: round(m.elapsedS, 2),
+      budgetS: this.o.budgetS, epochs: p.epochs, stepsPerEpoch: this.o.stepsPerEpoch, totalSteps: p.totalSteps,
+      secondsPerStep: round(m.secondsPerStep, 4), monitorS: round(m.monitorS, 2), monitorReadings: p.monitorReadings,
+      decidedAtStep: stepsDone, elapsedS: round(m.elapsedS, 2), plannedS: round(p.plannedS, 1),
     };
     return this.planMade;
   }

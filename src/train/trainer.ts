@@ -20,7 +20,8 @@ import { makeProgress } from "./progress.js";
 import { TrainStep, type DataParallel, type StepStats } from "./step.js";
 import { restoreRngStates, rngStateTensors } from "./rng-state.js";
 import { estimateMonitorS, monitorKnn, monitorSets } from "./monitor.js";
-import { BudgetedTotal, replanAtEpochEnd, type BudgetPlan } from "./time-budget.js";
+import { BudgetedTotal, finishPlan, planMonitorS, replanBudget, type BudgetPlan } from "./time-budget.js";
+import { ENCODER_STEP0_FILE, runEncoderMeta, saveEncoder } from "./export.js";
 
 export type { DataParallel } from "./step.js";
 
@@ -78,12 +79,15 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
 
   // Every rank must start from the same weights: rank 0's.
   if (dp) dp.broadcast([...learner.namedTrainableParameters().map(([, p]) => p), ...Object.values(learner.stateDict())]);
+  // The weights BYOL starts from, for the evaluation's random-init baseline; a resumed run keeps the
+  // file its first start wrote (a run folder from before this file existed has none).
+  if (rank0 && !opts.resume) saveEncoder(join(opts.runDir, ENCODER_STEP0_FILE), learner.online.encoder, runEncoderMeta(cfg, data, Boolean(opts.makeEncoder)));
   // Each rank draws its own augmentations.
   if (dp) T.manualSeed(cfg.seed * 1000 + dp.rank + 1);
 
   const perRankOrderLength = Math.ceil(set.n / worldSize);
   const stepsPerEpoch = Math.floor(perRankOrderLength / cfg.batchSize);
-  let totalSteps = cfg.epochs * stepsPerEpoch;
+  let totalSteps = plannedTotal(cfg, stepsPerEpoch);
   const warmupSteps = Math.round(cfg.optimizer.warmupEpochs * stepsPerEpoch);
   const lrPeak = peakLr(cfg);
 
@@ -99,12 +103,12 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
   const ckPath = checkpointPath(opts.runDir);
   if (opts.resume) {
     const { meta, tensors } = loadCheckpoint(ckPath, { config: cfg, stepsPerEpoch });
-    // A budgeted run re-plans at epoch ends and writes config.json just before the checkpoint: after a
-    // kill between the two, the checkpoint's plan is the one the saved state belongs to.
-    if (cfg.timeBudgetS !== null && meta.config.timeBudgetS === cfg.timeBudgetS && meta.config.resolved && meta.config.epochs !== cfg.epochs) {
+    // A budgeted run writes config.json at each re-plan but checkpoints on its own schedule: the
+    // checkpoint's plan is the one the saved state belongs to (the resumed run re-plans from there).
+    if (cfg.timeBudgetS !== null && meta.config.timeBudgetS === cfg.timeBudgetS && meta.config.resolved && JSON.stringify(meta.config.resolved) !== JSON.stringify(cfg.resolved)) {
       cfg.epochs = meta.config.epochs;
       cfg.resolved = meta.config.resolved;
-      totalSteps = cfg.epochs * stepsPerEpoch;
+      totalSteps = plannedTotal(cfg, stepsPerEpoch);
       if (rank0) writeConfig(opts.runDir, cfg);
     }
     assertCompatible(meta.config, cfg, ckPath);
@@ -182,28 +186,37 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
   process.on("SIGTERM", onSigint);
   const progress = makeProgress(totalSteps, { enabled: rank0 && !opts.quiet, plainEvery: cfg.logEverySteps * 10 });
   const monitor = monitorSets(data, cfg);
-  // A time budget not yet turned into a plan: time the first steps, then fix the epochs (time-budget.ts).
+  // Readings at the ends of every this many epochs (none without labelled sets).
+  const monitorEvery = monitor ? cfg.knn.everyEpochs : 0;
+  // A time budget not yet turned into a plan: time the first steps, then plan the total steps (time-budget.ts).
   const budget = cfg.timeBudgetS !== null && cfg.resolved === null && step < stepsPerEpoch
     ? new BudgetedTotal({
       budgetS: cfg.timeBudgetS, stepsPerEpoch, provisionalTotal: totalSteps, stepsBefore: step, elapsedBeforeS: wallBefore,
-      agree: dp ? (m) => { const [s, p, e] = dp.meanOf([m.secondsPerStep, m.perEpochS * worldSize, m.elapsedS]); return { secondsPerStep: s, perEpochS: p, elapsedS: e }; } : undefined,
+      monitorEveryEpochs: monitorEvery,
+      // (Only rank 0 runs the monitor: the mean over ranks times their count is its cost.)
+      agree: dp ? (m) => { const [s, p, e] = dp.meanOf([m.secondsPerStep, m.monitorS * worldSize, m.elapsedS]); return { secondsPerStep: s, monitorS: p, elapsedS: e }; } : undefined,
     })
     : null;
-  const monitorPerEpochS = () => (monitor && rank0 && cfg.knn.everyEpochs > 0 ? estimateMonitorS(learner, monitor, data, cfg) / cfg.knn.everyEpochs : 0);
+  const monitorReadingS = () => (monitor && rank0 && monitorEvery > 0 ? estimateMonitorS(learner, monitor, data, cfg) : 0);
   const t0 = performance.now();
   const wall = () => wallBefore + (performance.now() - t0) / 1000;
   let intervalStart = performance.now();
   let intervalImages = 0;
   let lastGoodStep = opts.resume ? step : -1;
-  // Whole epochs run by this process and when the first began (a resume mid-epoch counts from its end).
-  let timedEpochs = 0;
-  let timedFromS = skipInEpoch === 0 ? wallBefore : NaN;
+  // What re-plans measure: the steps run since the plan (or this process's start) and their seconds,
+  // the monitor's readings timed apart (their count and seconds, by this process).
+  let anchor = { step, wallS: wallBefore, monitorS: 0 };
+  let monitorSpentS = 0;
+  let monitorReadings = 0;
+  // Where the run stands: the epoch and the batches of it done (what the final checkpoint records).
+  let at = { epoch: startEpoch, stepInEpoch: skipInEpoch };
   function keptNote(): string {
     return lastGoodStep >= 0 ? `the last good checkpoint (step ${lastGoodStep}) is kept at ${ckPath}` : "no checkpoint was written yet";
   }
 
   try {
-    for (let epoch = startEpoch; epoch < cfg.epochs && !interrupted; epoch++) {
+    // The plan may end inside an epoch: the loop runs to the total step count, not to whole epochs.
+    for (let epoch = startEpoch; step < totalSteps && !interrupted; epoch++) {
       const order = epochOrder(set.n, cfg.seed, epoch, { shuffle: true, rank: dp?.rank ?? 0, worldSize });
       const epochBatches = batches(order, cfg.batchSize, true);
       if (epoch !== startEpoch || skipInEpoch === 0) {
@@ -218,11 +231,17 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
         const tau = byolTau(step, totalSteps, cfg.tauBase);
         if (trainStep.run(batch.images, batch.labels ?? null, lr, tau)) probeSeen += cfg.batchSize;
         step++;
-        const plan = budget?.stepDone(monitorPerEpochS) ?? null;
-        if (plan) totalSteps = adoptPlan(cfg, plan, opts, progress);
+        const plan = budget?.stepDone(monitorReadingS) ?? null;
+        if (plan) {
+          totalSteps = adoptPlan(cfg, plan, opts, progress);
+          anchor = { step, wallS: wall(), monitorS: monitorSpentS };
+        }
         intervalImages += cfg.batchSize * worldSize;
         const epochEnd = b === epochBatches.length - 1;
-        if (step % cfg.logEverySteps === 0 || epochEnd) {
+        at = epochEnd ? { epoch: epoch + 1, stepInEpoch: 0 } : { epoch, stepInEpoch: b + 1 };
+        // The run's last step (the plan may end it inside an epoch): logged and checkpointed below.
+        const runEnd = step >= totalSteps;
+        if (step % cfg.logEverySteps === 0 || epochEnd || runEnd) {
           const now = performance.now();
           const ips = intervalImages / ((now - intervalStart) / 1000);
           intervalStart = now;
@@ -230,11 +249,15 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
           const st = readStats();
           const lossMean = dp ? dp.meanOf([st.lastLoss])[0] : st.lastLoss;
           const row: MetricRow = { step, epoch: epoch + (b + 1) / epochBatches.length, loss: lossMean, lr, tau, img_per_s: ips };
-          if (epochEnd) {
+          if (epochEnd || runEnd) {
+            // (A run that ends inside an epoch reports the probe over the part it ran.)
             if (probeSeen > 0) row.online_linear_top1 = st.probeCorrect / probeSeen;
-            const everyK = cfg.knn.everyEpochs;
-            if (monitor && everyK > 0 && ((epoch + 1) % everyK === 0 || epoch + 1 === cfg.epochs) && rank0) {
+            // No reading at the last step: the final evaluation replaces it (on the full splits).
+            if (monitor && epochEnd && !runEnd && monitorEvery > 0 && (epoch + 1) % monitorEvery === 0 && rank0) {
+              const t = performance.now();
               const reading = monitorKnn(learner, monitor, data, cfg, probe);
+              monitorSpentS += (performance.now() - t) / 1000;
+              monitorReadings++;
               row.knn_top1 = reading.knn;
               if (reading.probeClean !== undefined) row.online_linear_clean_top1 = reading.probeClean;
               learner.train();
@@ -244,41 +267,47 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
           metrics.append(row);
           progress.update(step, { epoch: epoch + 1, loss: lossMean, imgPerS: ips, lr });
         }
-        let replanned = false;
-        if (epochEnd && cfg.timeBudgetS !== null && cfg.resolved) {
-          // The plan against the epochs measured so far: re-made when another count fits.
-          if (Number.isNaN(timedFromS)) timedFromS = wall();
-          else timedEpochs++;
-          if (timedEpochs > 0) {
-            const now = wall();
-            const measured = [(now - timedFromS) / timedEpochs, now];
-            const [epochS, elapsedS] = dp ? dp.meanOf(measured) : measured;
-            const remade = replanAtEpochEnd(cfg.resolved, { budgetS: cfg.timeBudgetS, epochsDone: epoch + 1, epochS, elapsedS, stepsPerEpoch });
-            if (remade) {
-              totalSteps = adoptPlan(cfg, remade, opts, progress);
-              replanned = true;
-            }
-          }
+        // The plan against the steps measured since it was made: every replanEverySteps steps and at
+        // epoch ends, re-made when another total fits (every rank at the same steps, with the same means).
+        const every = cfg.replanEverySteps;
+        const measured = step - anchor.step;
+        if (cfg.timeBudgetS !== null && cfg.resolved && !plan && !runEnd && every > 0 && (epochEnd || step % every === 0) && measured >= MIN_MEASURED_STEPS) {
+          const now = wall();
+          const stepS = (now - anchor.wallS - (monitorSpentS - anchor.monitorS)) / measured;
+          // (Only rank 0 runs the monitor: the mean over ranks times their count is its cost.)
+          const local = [stepS, monitorReadings > 0 ? (monitorSpentS / monitorReadings) * worldSize : 0, monitorReadings > 0 ? 1 : 0, now];
+          const [secondsPerStep, measuredMonitorS, anyReading, elapsedS] = dp ? dp.meanOf(local) : local;
+          // Before the first reading the plan's estimate of one stands.
+          const monitorS = anyReading > 0 ? measuredMonitorS : planMonitorS(cfg.resolved, monitorEvery);
+          const remade = replanBudget(cfg.resolved, {
+            budgetS: cfg.timeBudgetS, stepsDone: step, elapsedS, stepsPerEpoch, secondsPerStep: Math.max(secondsPerStep, 1e-6), monitorS, monitorEveryEpochs: monitorEvery,
+          });
+          if (remade) totalSteps = adoptPlan(cfg, remade, opts, progress);
         }
         const stopNow = interrupted || (opts.stopAfterStep !== undefined && step >= opts.stopAfterStep);
-        // (A checkpoint right after the plan, so that a resume never meets a checkpoint without it.)
-        if (step % cfg.checkpointEverySteps === 0 || stopNow || plan || replanned) {
-          const done = b + 1;
-          if (done === epochBatches.length) save(epoch + 1, 0, wall());
-          else save(epoch, done, wall());
+        // (A checkpoint right after the first plan, so that a resume never meets a checkpoint without
+        // it; the last step's is written after the loop.)
+        if ((step % cfg.checkpointEverySteps === 0 || stopNow || plan) && !(runEnd && !stopNow)) {
+          save(at.epoch, at.stepInEpoch, wall());
           lastGoodStep = step;
         }
         if (stopNow) {
           interrupted = true;
           break;
         }
+        if (runEnd) break;
         // Let signals (Ctrl-C) reach their handlers between steps.
         await new Promise((r) => setImmediate(r));
         b++;
       }
     }
     if (!interrupted) {
-      save(cfg.epochs, 0, wall());
+      if (cfg.timeBudgetS !== null && cfg.resolved) {
+        // config.json (and the last checkpoint) record the seconds trained and what was left of the budget.
+        cfg.resolved = finishPlan(cfg.resolved, wall(), monitorSpentS);
+        if (rank0) writeConfig(opts.runDir, cfg);
+      }
+      save(at.epoch, at.stepInEpoch, wall());
     }
   } finally {
     trainStep.dispose();
@@ -286,7 +315,7 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
     process.off("SIGINT", onSigint);
     process.off("SIGTERM", onSigint);
   }
-  return { learner, step, epoch: cfg.epochs, wallS: wall(), interrupted, cudaGraph: trainStep.graphMode };
+  return { learner, step, epoch: at.epoch + at.stepInEpoch / stepsPerEpoch, wallS: wall(), interrupted, cudaGraph: trainStep.graphMode };
 }
 
 /** The name of the first floating-point tensor holding an inf or NaN, or null (one fused norm per call). */
@@ -298,17 +327,31 @@ function firstNonFinite(tensors: Record<string, T.Tensor>): string | null {
   return i < 0 ? null : names[i];
 }
 
-/** Fixes the run's epochs to the time budget's plan, records it in config.json; the new total steps. */
+/** Steps a re-plan needs measured since the plan (or this process's start) before it trusts their mean. */
+const MIN_MEASURED_STEPS = 5;
+
+/**
+ * The run's total steps: the time budget's plan when there is one (scaled should the epochs have
+ * another length now, e.g. a resume with another process count), else the configured epochs.
+ */
+function plannedTotal(cfg: TrainConfig, stepsPerEpoch: number): number {
+  const r = cfg.resolved;
+  if (!r) return cfg.epochs * stepsPerEpoch;
+  return r.stepsPerEpoch === stepsPerEpoch ? r.totalSteps : Math.max(1, Math.round((r.totalSteps / r.stepsPerEpoch) * stepsPerEpoch));
+}
+
+/** Sets the run's total steps to the time budget's plan, records it in config.json; the new total steps. */
 function adoptPlan(cfg: TrainConfig, plan: BudgetPlan, opts: TrainOptions, progress: ReturnType<typeof makeProgress>): number {
   cfg.epochs = plan.epochs;
   cfg.resolved = plan;
-  cfg.optimizer.warmupEpochs = Math.min(cfg.optimizer.warmupEpochs, plan.epochs);
+  cfg.optimizer.warmupEpochs = Math.min(cfg.optimizer.warmupEpochs, plan.totalSteps / plan.stepsPerEpoch);
   if (isRank0(opts)) writeConfig(opts.runDir, cfg);
   progress.setTotal(plan.totalSteps);
   const re = plan.replanned;
+  const epochs = (plan.totalSteps / plan.stepsPerEpoch).toFixed(2);
   progress.log(re
-    ? `time budget ${plan.budgetS} s: ${re.atEpoch} epochs took ${re.elapsedS.toFixed(0)} s (${re.epochS.toFixed(1)} s each) -> re-planned to ${plan.epochs} epochs (${plan.totalSteps} steps)`
-    : `time budget ${plan.budgetS} s: ${plan.secondsPerStep.toFixed(3)} s/step, ${plan.perEpochS.toFixed(1)} s of kNN monitor per epoch -> ${plan.epochs} epochs (${plan.totalSteps} steps)`);
+    ? `time budget ${plan.budgetS} s: ${re.atStep} steps took ${re.elapsedS.toFixed(0)} s (${(re.secondsPerStep ?? 0).toFixed(3)} s/step since the plan) -> re-planned to ${plan.totalSteps} steps (${epochs} epochs, ${plan.plannedS} s)`
+    : `time budget ${plan.budgetS} s: ${plan.secondsPerStep.toFixed(3)} s/step, ${(plan.monitorS ?? 0).toFixed(1)} s per kNN monitor reading (${plan.monitorReadings ?? 0}) -> ${plan.totalSteps} steps (${epochs} epochs, ${plan.plannedS} s planned)`);
   return plan.totalSteps;
 }
 

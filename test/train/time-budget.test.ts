@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BudgetedTotal, planEpochs, parseDuration, replanEpochs, StepTimer } from "../../src/train/time-budget.js";
+import { BudgetedTotal, monitorReadingsBetween, parseDuration, planMonitorS, plannedSeconds, planSteps, replanBudget, replanSteps, StepTimer } from "../../src/train/time-budget.js";
 import { resolveTrainConfig } from "../../src/cli/train.js";
 import { presetConfig, validateConfig } from "../../src/train/config.js";
 import { byolTau, warmupCosineLr } from "../../src/optim/schedules.js";
@@ -27,31 +27,51 @@ test("durations: seconds, minutes, hours, off", () => {
   for (const bad of ["", "m", "8 minutes", "-5", "5x", "0s"]) assert.throws(() => parseDuration(bad), /time-budget/, bad);
 });
 
-test("the plan: the largest whole number of epochs that fits (hand-computed)", () => {
-  // 234 steps of 0.2 s + 5 s of monitor = 51.8 s an epoch; 12 steps (2.4 s) already done count as to do:
-  // 480 s hold 9 epochs (466.2 s) and not 10 (518 s).
-  const base = { budgetS: 480, elapsedS: 2.4, stepsDone: 12, stepsPerEpoch: 234, perEpochS: 5, margin: 0 };
-  assert.deepEqual(planEpochs({ ...base, secondsPerStep: 0.2 }), { epochs: 9, totalSteps: 2106 });
-  // A machine 2.5x slower: 122 s an epoch -> 3 epochs (366 s; 4 would be 488 s).
-  assert.deepEqual(planEpochs({ ...base, elapsedS: 6, secondsPerStep: 0.5 }), { epochs: 3, totalSteps: 702 });
-  // A faster one: 0.1 s a step, no monitor: 23.4 s an epoch -> 20 epochs (468 s; 21 would be 491.4 s).
-  assert.deepEqual(planEpochs({ ...base, elapsedS: 1.2, secondsPerStep: 0.1, perEpochS: 0 }), { epochs: 20, totalSteps: 4680 });
-  // Time lost before the timed steps (set-up inside training) is charged: 30 s more elapsed -> 8 epochs.
-  assert.equal(planEpochs({ ...base, elapsedS: 32.4, secondsPerStep: 0.2 }).epochs, 8);
-  // Exactly fitting counts as fitting: 10 epochs of 48 s in 480 s.
-  assert.equal(planEpochs({ budgetS: 480, elapsedS: 0, stepsDone: 0, stepsPerEpoch: 100, secondsPerStep: 0.43, perEpochS: 5, margin: 0 }).epochs, 10);
-  // The default margin keeps 3% free: 465.6 s -> 8 epochs of 51.8 s (414.4 s), not 9 (466.2 s).
-  assert.equal(planEpochs({ ...base, margin: undefined, secondsPerStep: 0.2 }).epochs, 8);
+test("the plan: the largest step total that fits, ending inside an epoch (hand-computed)", () => {
+  // 0.2 s a step, 5 s a monitor reading, 12 steps (2.4 s) done, 234 steps an epoch. A total T costs
+  // 2.4 + (T − 12)·0.2 + 5·⌊(T − 1)/234⌋ s (readings at the epoch ends before the last step). With 9
+  // readings T ≤ 12 + (477.6 − 45)/0.2 = 2175, inside the 10th epoch: 9 epochs and 69 steps, where a
+  // plan of whole epochs stopped at 2106.
+  const base = { budgetS: 480, elapsedS: 2.4, stepsDone: 12, stepsPerEpoch: 234, monitorS: 5, margin: 0 };
+  const a = planSteps({ ...base, secondsPerStep: 0.2 });
+  assert.deepEqual([a.totalSteps, a.epochs, a.monitorReadings], [2175, 10, 9]);
+  assert.ok(Math.abs(a.plannedS - 480) < 1e-6, `${a.plannedS}`);
+  // One step more does not fit.
+  assert.ok(plannedSeconds({ ...base, secondsPerStep: 0.2 }, 2176) > 480);
+  // A machine 2.5x slower (0.5 s, 6 s elapsed): 3 readings, T ≤ 12 + (474 − 15)/0.5 = 930 (3.97 epochs, not 3).
+  assert.equal(planSteps({ ...base, elapsedS: 6, secondsPerStep: 0.5 }).totalSteps, 930);
+  // Readings every 2 epochs: 0.2 s/step, readings at 468, 936, … → 4 readings, T ≤ 12 + (477.6 − 20)/0.2 = 2300.
+  const every2 = planSteps({ ...base, secondsPerStep: 0.2, monitorEveryEpochs: 2 });
+  assert.deepEqual([every2.totalSteps, every2.monitorReadings], [2300, 4]);
+  // No monitor: the steps alone, 12 + 477.6/0.2 = 2400.
+  assert.equal(planSteps({ ...base, secondsPerStep: 0.2, monitorS: 0 }).totalSteps, 2400);
+  // The default margin keeps 3% free: 465.6 s. With 9 readings T ≤ 12 + (463.2 − 45)/0.2 = 2103, but
+  // then the 9th (at 2106) is not before the end; with 8, T ≤ 2128 and at most 2106: 9 whole epochs.
+  const m = planSteps({ ...base, margin: undefined, secondsPerStep: 0.2 });
+  assert.deepEqual([m.totalSteps, m.monitorReadings], [2106, 8]);
+});
+
+test("the plan: the monitor reading at the last step is not charged (the final evaluation replaces it)", () => {
+  // 100 steps an epoch of 0.3 s, 5 s a reading, 100 s: 3 epochs exactly cost 90 + 2 readings = 100 s.
+  const p = { budgetS: 100, elapsedS: 0, stepsDone: 0, stepsPerEpoch: 100, secondsPerStep: 0.3, monitorS: 5, margin: 0 };
+  const r = planSteps(p);
+  assert.deepEqual([r.totalSteps, r.epochs, r.monitorReadings], [300, 3, 2]);
+  // Readings between steps (exclusive both ends): at 100 and 200 for a run to 300, at 200 only after step 100.
+  assert.equal(monitorReadingsBetween(0, 300, 100, 1), 2);
+  assert.equal(monitorReadingsBetween(0, 301, 100, 1), 3);
+  assert.equal(monitorReadingsBetween(100, 300, 100, 1), 1);
+  assert.equal(monitorReadingsBetween(0, 1000, 100, 0), 0);
 });
 
 test("the plan: one epoch at least, or a clear error", () => {
-  const base = { budgetS: 60, elapsedS: 3, stepsDone: 12, stepsPerEpoch: 234, perEpochS: 5, margin: 0 };
-  // 234 × 0.23 + 5 = 58.82 s: one epoch fits.
-  assert.deepEqual(planEpochs({ ...base, secondsPerStep: 0.23 }), { epochs: 1, totalSteps: 234 });
-  // 234 × 0.25 + 5 = 63.5 s: it does not.
-  assert.throws(() => planEpochs({ ...base, secondsPerStep: 0.25 }), /time budget: one epoch takes about 6\d s here \(234 steps of 0\.25 s\), more than the budget of 60 s/);
-  assert.throws(() => planEpochs({ ...base, secondsPerStep: NaN }), RangeError);
-  assert.throws(() => planEpochs({ ...base, stepsDone: 300, secondsPerStep: 0.1 }), RangeError);
+  const base = { budgetS: 60, elapsedS: 3, stepsDone: 12, stepsPerEpoch: 234, monitorS: 5, margin: 0 };
+  // One epoch of 0.25 s steps: 3 + 222 × 0.25 = 58.5 s, no reading (the last step's is not taken): it fits, exactly.
+  assert.deepEqual(planSteps({ ...base, secondsPerStep: 0.25 }).totalSteps, 234);
+  // 3 + 222 × 0.26 = 60.72 s: it does not.
+  assert.throws(() => planSteps({ ...base, secondsPerStep: 0.26 }), /time budget: one epoch takes about 61 s here \(234 steps of 0\.26 s\), more than the budget of 60 s/);
+  assert.throws(() => planSteps({ ...base, secondsPerStep: NaN }), RangeError);
+  assert.throws(() => planSteps({ ...base, secondsPerStep: 0 }), RangeError);
+  assert.throws(() => planSteps({ ...base, stepsDone: 300, secondsPerStep: 0.1 }), RangeError);
 });
 
 /** A clock that advances only when told: each step takes `stepS(i)` seconds. */
@@ -77,7 +97,7 @@ function fakeRun(stepsPerEpoch: number, stepS: (i: number) => number, opts: Part
   return { plan, decisions, totals, monitorAsked, after: total.totalSteps };
 }
 
-test("budgeted total: provisional until step 12, then fixed once from the timed steps 3..12", () => {
+test("budgeted total: provisional until step 12, then planned once from the timed steps 3..12", () => {
   // Two slow warm-up steps (3 s each) do not count; then 0.2 s a step.
   const r = fakeRun(234, (i) => (i < 2 ? 3 : 0.2));
   assert.equal(r.decisions, 1);
@@ -85,23 +105,29 @@ test("budgeted total: provisional until step 12, then fixed once from the timed 
   assert.ok(r.plan);
   assert.equal(r.plan.decidedAtStep, 12);
   assert.ok(Math.abs(r.plan.secondsPerStep - 0.2) < 1e-9);
-  // Elapsed 6 + 2 = 8 s: available 480 − 8 + 12·0.2 = 474.4 → floor(474.4 / 51.8) = 9 epochs.
+  // Elapsed 6 + 2 = 8 s: 9 readings, T ≤ 12 + (472 − 45)/0.2 = 2147 (9 epochs and 41 steps).
   assert.equal(r.plan.elapsedS, 8);
-  assert.equal(r.plan.epochs, 9);
-  assert.equal(r.plan.totalSteps, 9 * 234);
+  assert.equal(r.plan.totalSteps, 2147);
+  assert.equal(r.plan.epochs, 10);
+  assert.equal(r.plan.monitorS, 5);
+  assert.equal(r.plan.monitorReadings, 9);
+  assert.ok(r.plan.plannedS! <= 480);
   assert.deepEqual(r.totals.slice(0, 12), Array(12).fill(8 * 234), "the provisional total until the decision");
-  assert.ok(r.totals.slice(12).every((t) => t === 9 * 234), "the fixed total afterwards");
-  // Speeds map to totals: twice as slow, about half the epochs.
-  assert.equal(fakeRun(234, () => 0.4).plan!.epochs, 4); // 98.6 s an epoch; 480 − 4.8 + 4.8 = 480 → 4
-  assert.equal(fakeRun(234, () => 0.05).plan!.epochs, 28); // 16.7 s an epoch: 480 / 16.7 = 28.7 → 28
+  assert.ok(r.totals.slice(12).every((t) => t === 2147), "the planned total afterwards");
+  // Speeds map to totals. 0.4 s: elapsed 4.8, 4 readings, T ≤ 12 + (475.2 − 20)/0.4 = 1150.
+  assert.equal(fakeRun(234, () => 0.4).plan!.totalSteps, 1150);
+  // 0.05 s: elapsed 0.6; 28 readings allow T ≤ 12 + (479.4 − 140)/0.05 = 6800, but a 29th would be due
+  // past 6786: the run ends at 6786, 29 whole epochs, whose last reading is not taken.
+  const fast = fakeRun(234, () => 0.05).plan!;
+  assert.deepEqual([fast.totalSteps, fast.epochs, fast.monitorReadings], [6786, 29, 28]);
 });
 
 test("budgeted total: the timed steps count by their median, so one slow step does not shorten the run", () => {
   // Step 7 takes 5 s (a neighbour's burst): the mean of steps 3..12 would be 0.68 s, the median is 0.2 s.
   const r = fakeRun(234, (i) => (i < 2 ? 3 : i === 6 ? 5 : 0.2));
   assert.ok(Math.abs(r.plan!.secondsPerStep - 0.2) < 1e-9);
-  // Elapsed 6 + 9·0.2 + 5 = 12.8 s: available 480 − 12.8 + 12·0.2 = 469.6 → floor(469.6 / 51.8) = 9 epochs, not 3.
-  assert.equal(r.plan!.epochs, 9);
+  // Elapsed 6 + 9·0.2 + 5 = 12.8 s: 9 readings, T ≤ 12 + (467.2 − 45)/0.2 = 2123.
+  assert.equal(r.plan!.totalSteps, 2123);
   // An even count of timed steps takes the middle two: 0.2 and 0.4 → 0.3.
   let now = 0;
   const t = new StepTimer({ stepsPerEpoch: 100, skipSteps: 0, timedSteps: 4, clock: () => now });
@@ -112,22 +138,44 @@ test("budgeted total: the timed steps count by their median, so one slow step do
   assert.ok(Math.abs(t.secondsPerStep() - 0.3) < 1e-9);
 });
 
-test("re-planning at an epoch's end: the finished epochs plus as many more as fit (hand-computed)", () => {
-  const base = { budgetS: 480, margin: 0 };
-  // Planned 6 under load, the first epoch took 60 s: 1 + floor(420 / 60) = 8.
-  assert.equal(replanEpochs({ ...base, elapsedS: 60, epochsDone: 1, epochS: 60, epochs: 6 }), 8);
-  // The machine slowed down: 120 s an epoch leaves room for 1 + floor(360 / 120) = 4, not 8.
-  assert.equal(replanEpochs({ ...base, elapsedS: 120, epochsDone: 1, epochS: 120, epochs: 8 }), 4);
-  // The plan holds: 2 + floor(380 / 50) = 9.
-  assert.equal(replanEpochs({ ...base, elapsedS: 100, epochsDone: 2, epochS: 50, epochs: 9 }), 9);
-  // Over the budget already: one more epoch, so that the schedules still end.
-  assert.equal(replanEpochs({ ...base, elapsedS: 500, epochsDone: 3, epochS: 160, epochs: 8 }), 4);
+test("re-planning: the steps done plus as many more as fit, from the cost measured since (hand-computed)", () => {
+  const base = { budgetS: 480, margin: 0, stepsPerEpoch: 234, monitorS: 5 };
+  // 234 steps done in 60 s, 0.25 s a step now: readings at 468 … : T ≤ 234 + (420 − 5·6)/0.25 = 1794 (6 readings ahead).
+  const r = replanSteps({ ...base, stepsDone: 234, elapsedS: 60, secondsPerStep: 0.25, currentTotal: 1000 });
+  assert.deepEqual([r.totalSteps, r.epochs], [1794, 8]);
+  // The machine slowed down: 0.5 s a step leaves T ≤ 234 + (420 − 5·3)/0.5 = 1044, not 1794.
+  assert.equal(replanSteps({ ...base, stepsDone: 234, elapsedS: 60, secondsPerStep: 0.5, currentTotal: 1794 }).totalSteps, 1044);
+  // Over the budget already: one more step, so that the schedules still end.
+  assert.equal(replanSteps({ ...base, stepsDone: 300, elapsedS: 500, secondsPerStep: 0.25, currentTotal: 700 }).totalSteps, 301);
   // A plan that has ended stays ended.
-  assert.equal(replanEpochs({ ...base, elapsedS: 400, epochsDone: 8, epochS: 50, epochs: 8 }), 8);
-  // The default margin (3%) is taken off the budget: 1 + floor((465.6 − 60) / 60) = 7.
-  assert.equal(replanEpochs({ budgetS: 480, elapsedS: 60, epochsDone: 1, epochS: 60, epochs: 6 }), 7);
-  assert.throws(() => replanEpochs({ ...base, elapsedS: NaN, epochsDone: 1, epochS: 60, epochs: 6 }), RangeError);
-  assert.throws(() => replanEpochs({ ...base, elapsedS: 1, epochsDone: 1.5, epochS: 60, epochs: 6 }), RangeError);
+  assert.equal(replanSteps({ ...base, stepsDone: 700, elapsedS: 400, secondsPerStep: 0.25, currentTotal: 700 }).totalSteps, 700);
+  // replanBudget: null when the total is what fits; else the new plan with what it was made from.
+  const plan = { budgetS: 480, epochs: 8, stepsPerEpoch: 234, totalSteps: 1794, secondsPerStep: 0.2, monitorS: 5, decidedAtStep: 12, elapsedS: 3 };
+  const m = { budgetS: 480, stepsDone: 234, elapsedS: 60, stepsPerEpoch: 234, secondsPerStep: 0.25, monitorS: 5, monitorEveryEpochs: 1, margin: 0 };
+  assert.equal(replanBudget(plan, m), null);
+  const slower = replanBudget(plan, { ...m, secondsPerStep: 0.5 })!;
+  assert.deepEqual([slower.totalSteps, slower.epochs, slower.replans, slower.replanned?.atStep], [1044, 5, 1, 234]);
+  assert.ok(slower.plannedS! <= 480);
+  assert.throws(() => replanSteps({ ...base, stepsDone: 1, elapsedS: NaN, secondsPerStep: 0.2, currentTotal: 6 }), RangeError);
+  // A plan written before step totals (whole epochs, seconds of monitor per epoch) still gives its monitor cost.
+  assert.equal(planMonitorS({ budgetS: 480, epochs: 3, stepsPerEpoch: 234, totalSteps: 702, secondsPerStep: 0.5, perEpochS: 4, decidedAtStep: 12, elapsedS: 6 }, 2), 8);
+});
+
+test("config: a plan's epochs are its step total's ceiling; an old whole-epoch plan still validates", () => {
+  const c = presetConfig("cpu");
+  c.epochs = 10;
+  c.resolved = { budgetS: 480, epochs: 10, stepsPerEpoch: 234, totalSteps: 2175, secondsPerStep: 0.2, monitorS: 5, decidedAtStep: 12, elapsedS: 3 };
+  assert.doesNotThrow(() => validateConfig(c));
+  c.resolved.epochs = 9;
+  assert.throws(() => validateConfig(c), /resolved must be the plan a time budget wrote \(stepsPerEpoch, totalSteps, epochs = ⌈totalSteps \/ stepsPerEpoch⌉\)/);
+  // The shape written before step totals (totalSteps = epochs × stepsPerEpoch, perEpochS, a re-plan at an epoch).
+  const old = presetConfig("cpu");
+  old.epochs = 3;
+  old.resolved = { budgetS: 480, epochs: 3, stepsPerEpoch: 234, totalSteps: 702, secondsPerStep: 0.5, perEpochS: 5, decidedAtStep: 12, elapsedS: 6, replanned: { atEpoch: 1, epochS: 150, elapsedS: 150 } };
+  assert.doesNotThrow(() => validateConfig(old));
+  const bad = presetConfig("cpu");
+  bad.replanEverySteps = -1;
+  assert.throws(() => validateConfig(bad), /replanEverySteps must be a non-negative integer/);
 });
 
 test("budgeted total: short epochs are timed whole; a resumed run that had not decided times the rest", () => {
@@ -141,8 +189,8 @@ test("budgeted total: short epochs are timed whole; a resumed run that had not d
   const r = fakeRun(234, () => 0.2, { stepsBefore: 5, elapsedBeforeS: 40 });
   assert.equal(r.plan!.decidedAtStep, 17);
   assert.ok(Math.abs(r.plan!.elapsedS - 42.4) < 1e-9);
-  // available = 480 − 42.4 + 17·0.2 = 441 → floor(441 / 51.8) = 8.
-  assert.equal(r.plan!.epochs, 8);
+  // 8 readings: T ≤ 17 + (437.6 − 40)/0.2 = 2005 (in the 9th epoch: 1872 < 2005 ≤ 2106).
+  assert.equal(r.plan!.totalSteps, 2005);
   assert.throws(() => new BudgetedTotal({ budgetS: 60, stepsPerEpoch: 10, provisionalTotal: 20, stepsBefore: 10 }), /first epoch/);
 });
 
@@ -185,18 +233,18 @@ test("a budgeted smoke run records its plan in config.json, and --resume keeps i
   // 16 steps an epoch; stop just after the decision at step 12.
   const first = byol(["train", ...common, "--time-budget", "30s", "--out", run, "--stop-after", "13"]);
   assert.equal(first.code, 0, first.stderr);
-  assert.match(first.stderr, /time budget 30 s: .* -> \d+ epochs \(\d+ steps\)/);
+  assert.match(first.stderr, /time budget 30 s: .* -> \d+ steps \([\d.]+ epochs, [\d.]+ s planned\)/);
   const cfg = JSON.parse(readFileSync(join(run, "config.json"), "utf8"));
   assert.equal(cfg.timeBudgetS, 30);
   assert.ok(cfg.resolved, "config.json carries the plan");
   assert.equal(cfg.resolved.decidedAtStep, 12);
   assert.equal(cfg.resolved.stepsPerEpoch, 16);
   assert.equal(cfg.epochs, cfg.resolved.epochs);
-  assert.equal(cfg.resolved.totalSteps, cfg.epochs * 16);
+  assert.equal(cfg.epochs, Math.ceil(cfg.resolved.totalSteps / 16));
   assert.ok(cfg.resolved.secondsPerStep > 0 && cfg.resolved.secondsPerStep < 30);
-  // The plan must fit: its estimate of the whole run is within the budget.
-  const estimate = cfg.resolved.elapsedS + (cfg.resolved.totalSteps - 12) * cfg.resolved.secondsPerStep + cfg.epochs * cfg.resolved.perEpochS;
-  assert.ok(estimate <= 30, `planned ${estimate} s`);
+  // The plan must fit: its estimate of the whole run (steps and monitor readings) is within the budget.
+  const estimate = cfg.resolved.elapsedS + (cfg.resolved.totalSteps - 12) * cfg.resolved.secondsPerStep + monitorReadingsBetween(12, cfg.resolved.totalSteps, 16, 1) * cfg.resolved.monitorS;
+  assert.ok(Math.abs(estimate - cfg.resolved.plannedS) < 0.2 && estimate <= 30 * 0.97 + 0.1, `planned ${estimate} s`);
   assert.equal(loadCheckpoint(checkpointPath(run)).meta.config.epochs, cfg.epochs, "the checkpoint agrees with config.json");
   const rows = readMetrics(join(run, "metrics.jsonl"));
   const row18 = () => readMetrics(join(run, "metrics.jsonl")).find((r) => r.step === 18);
@@ -229,22 +277,25 @@ test("a plan that no longer fits is re-made at the next epoch's end; a resume pr
   cfg.epochs = 200;
   cfg.resolved = { ...cfg.resolved!, epochs: 200, totalSteps: 200 * 16 };
   cfg.resolved.replanned = undefined;
+  cfg.resolved.plannedS = undefined;
   saveCheckpoint(run, { step: ck.meta.step, epoch: ck.meta.epoch, stepInEpoch: ck.meta.stepInEpoch, config: cfg, extra: ck.meta.extra }, ck.tensors);
   for (const t of Object.values(ck.tensors)) t.dispose();
   // config.json still holds the old plan, as after a kill between its write and the checkpoint's: the checkpoint wins.
   const second = byol(["train", "--resume", run, ...common, "--stop-after", "34"]);
   assert.equal(second.code, 0, second.stderr);
-  assert.match(second.stderr, /time budget 30 s: 2 epochs took \d+ s \([\d.]+ s each\) -> re-planned to \d+ epochs \(\d+ steps\)/);
+  // (The first re-plan point with 10 steps measured since the resume: the end of epoch 2, step 32.)
+  assert.match(second.stderr, /time budget 30 s: 32 steps took \d+ s \([\d.]+ s\/step since the plan\) -> re-planned to \d+ steps \([\d.]+ epochs, [\d.]+ s\)/);
   const after = JSON.parse(readFileSync(join(run, "config.json"), "utf8"));
-  assert.equal(after.resolved.replanned.atEpoch, 2);
-  assert.ok(after.epochs >= 3 && after.epochs < 200, `re-planned to ${after.epochs}`);
-  assert.equal(after.resolved.totalSteps, after.epochs * 16);
-  // The new plan fits what was measured: the epochs behind plus those ahead at the measured cost.
-  assert.ok(after.resolved.replanned.elapsedS + (after.epochs - 2) * after.resolved.replanned.epochS <= 30 * 0.97 + 1e-9 || after.epochs === 3);
-  assert.equal(loadCheckpoint(checkpointPath(run)).meta.config.epochs, after.epochs, "a checkpoint right after the re-plan agrees");
+  assert.equal(after.resolved.replanned.atStep, 32);
+  assert.ok(after.resolved.totalSteps > 32 && after.resolved.totalSteps < 3200, `re-planned to ${after.resolved.totalSteps}`);
+  assert.equal(after.epochs, Math.ceil(after.resolved.totalSteps / 16));
+  // The new plan fits what was measured: the steps behind plus those ahead at the measured cost.
+  const r = after.resolved;
+  assert.ok(r.replanned.elapsedS + (r.totalSteps - 32) * r.replanned.secondsPerStep + monitorReadingsBetween(32, r.totalSteps, 16, 1) * r.monitorS <= 30 * 0.97 + 0.1 || r.totalSteps === 33);
+  assert.deepEqual(loadCheckpoint(checkpointPath(run)).meta.config.resolved, after.resolved, "the checkpoint at step 34 agrees");
   // From the re-plan on, the schedules use the new total: τ at step 34 (k = 33) follows it.
   const row = readMetrics(join(run, "metrics.jsonl")).find((r) => r.step === 34);
   assert.ok(row);
-  assert.ok(Math.abs(row.tau - byolTau(33, after.epochs * 16, 0.99)) < 1e-12);
+  assert.ok(Math.abs(row.tau - byolTau(33, r.totalSteps, 0.99)) < 1e-12);
   assert.ok(Math.abs(row.tau - byolTau(33, 200 * 16, 0.99)) > 1e-6, "not the old plan's τ");
 });
