@@ -66,7 +66,7 @@ export async function embedCommand(argv: string[]): Promise<number> {
     if (!set) throw new UserError(`embed: dataset ${input} has no ${split} split`);
     // An encoder that records the side it was trained on gets every image at that side, as the
     // evaluation gave them to it (a folder above is decoded straight to it).
-    if (meta.inputSize !== undefined && set.channels === meta.channels) set = await resizeSet(set, meta.inputSize);
+    if (meta.inputSize !== undefined && set.channels === meta.channels) set = resizeSet(set, meta.inputSize);
     if (set.channels !== meta.channels || set.height !== meta.height || set.width !== meta.width) {
       throw new UserError(`embed: the encoder expects ${meta.channels}x${meta.height}x${meta.width} images, the input has ${set.channels}x${set.height}x${set.width}`);
     }

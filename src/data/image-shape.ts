@@ -1,5 +1,5 @@
-// What a folder's images are (grey or colour, how large) without decoding them, and the one resize
-// policy applied to images already in memory. Training's "auto" recipe (src/train/recipe.ts) reads
+// What a folder's images are (grey or colour, how large) without decoding them, and the resize
+// applied to images already in memory. Training's "auto" recipe (src/train/recipe.ts) reads
 // the first to choose its views; the evaluation and `byol embed` use the second to show an encoder
 // images at the side it was trained on.
 import { join } from "node:path";
@@ -7,7 +7,7 @@ import sharp, { type Metadata } from "sharp";
 import { UserError } from "../util/errors.js";
 import type { ImageSet } from "./dataset.js";
 import { listFolder } from "./folder.js";
-import { interleavedToPlanar } from "./image-decode.js";
+import * as T from "../torch/index.js";
 
 /** Channels and typical side of a dataset's images. */
 export interface ImageShape {
@@ -65,37 +65,58 @@ async function looksGrey(path: string): Promise<boolean> {
 }
 
 /**
- * The set's images brought to side x side as a folder's images are decoded (image-decode.ts): the
- * shorter side scaled to `side` with libvips' default (Lanczos) kernel, the centre cropped. The set
- * itself when it already has that size.
+ * Weights [outSize, inSize] of an antialiased bilinear resize along one axis: a triangle filter
+ * widened by the shrink factor when shrinking, as PIL's BILINEAR resize and torchvision's
+ * Resize(antialias=True) (PyTorch's _upsample_bilinear2d_aa) compute them; each row sums to 1.
  */
-export async function resizeSet(set: ImageSet, side: number): Promise<ImageSet> {
+export function resizeWeights(inSize: number, outSize: number): Float32Array {
+  const scale = inSize / outSize;
+  const support = scale >= 1 ? scale : 1;
+  const invScale = scale >= 1 ? 1 / scale : 1;
+  const w = new Float32Array(outSize * inSize);
+  for (let i = 0; i < outSize; i++) {
+    const center = scale * (i + 0.5);
+    const lo = Math.max(Math.trunc(center - support + 0.5), 0);
+    const hi = Math.min(Math.trunc(center + support + 0.5), inSize);
+    let total = 0;
+    const row = new Float64Array(hi - lo);
+    for (let j = lo; j < hi; j++) {
+      const x = Math.abs((j - center + 0.5) * invScale);
+      row[j - lo] = x < 1 ? 1 - x : 0;
+      total += row[j - lo];
+    }
+    for (let j = lo; j < hi; j++) w[i * inSize + j] = total > 0 ? row[j - lo] / total : 0;
+  }
+  return w;
+}
+
+/**
+ * The set's images brought to side x side as torchvision's Resize(side) + CenterCrop(side) would:
+ * the centre square cropped, then an antialiased bilinear resize (resizeWeights), rounded to uint8.
+ * Batched on the CPU as two matrix products per chunk of images. The set itself when it already
+ * has that size.
+ */
+export function resizeSet(set: ImageSet, side: number): ImageSet {
   if (!Number.isInteger(side) || side < 1) throw new RangeError(`resizeSet: bad side ${side}`);
   if (set.height === side && set.width === side) return set;
   const { channels: c, height: h, width: w } = set;
-  const inPlane = h * w;
-  const outSize = c * side * side;
-  const out = new Uint8Array(set.n * outSize);
-  // Grey images go through as RGB with three equal channels, as the decoder reads a grey file (libvips
-  // would otherwise turn a one-channel raw image into sRGB on its own terms); channel 0 comes back.
-  const one = async (i: number): Promise<void> => {
-    const src = set.images.subarray(i * c * inPlane, (i + 1) * c * inPlane);
-    const hwc = new Uint8Array(3 * inPlane);
-    for (let ch = 0; ch < 3; ch++) for (let p = 0; p < inPlane; p++) hwc[p * 3 + ch] = src[(c === 1 ? 0 : ch) * inPlane + p];
-    const { data, info } = await sharp(hwc, { raw: { width: w, height: h, channels: 3 } })
-      .resize(side, side, { fit: "cover", position: "centre" })
-      .raw({ depth: "uchar" })
-      .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3 || info.width !== side || info.height !== side) {
-      throw new Error(`resizeSet: got ${info.channels}x${info.height}x${info.width}, expected 3x${side}x${side}`);
+  const sq = Math.min(h, w);
+  const top = Math.floor((h - sq) / 2);
+  const left = Math.floor((w - sq) / 2);
+  const out = new Uint8Array(set.n * c * side * side);
+  T.tidy(() => {
+    const a = T.tensor(resizeWeights(sq, side), [side, sq]);
+    const at = a.t().contiguous();
+    const chunk = 2048;
+    for (let start = 0; start < set.n; start += chunk) {
+      const len = Math.min(chunk, set.n - start);
+      T.tidy(() => {
+        let x = T.tensor(set.images.subarray(start * c * h * w, (start + len) * c * h * w), [len * c, h, w]).to("float32");
+        if (sq !== h || sq !== w) x = x.narrow(1, top, sq).narrow(2, left, sq);
+        const y = a.matmul(x.matmul(at)).round().clamp(0, 255).to("uint8");
+        out.set(y.toArray() as Uint8Array, start * c * side * side);
+      });
     }
-    const planes = interleavedToPlanar(data, { channels: 3, height: side, width: side });
-    out.set(c === 1 ? planes.subarray(0, side * side) : planes, i * outSize);
-  };
-  // A few images at a time: libvips runs each on its own threads.
-  const chunk = 64;
-  for (let start = 0; start < set.n; start += chunk) {
-    await Promise.all(Array.from({ length: Math.min(chunk, set.n - start) }, (_, k) => one(start + k)));
-  }
+  });
   return { ...set, images: out, height: side, width: side };
 }

@@ -28,9 +28,9 @@ export interface EncoderMeta {
   width: number;
   /**
    * The side the encoder was trained on (its views' outputSize; height = width = inputSize). Images
-   * of another size are brought to it as a folder's are decoded: shorter side scaled to it, centre
-   * cropped (src/data/image-shape.ts). Files from before it record the dataset's size in height and
-   * width, which `byol embed` then requires as it always did.
+   * of another size are brought to it by a centre crop to a square and a resize (a folder's decoder,
+   * or resizeSet in src/data/image-shape.ts for images in memory). Files from before it record the
+   * dataset's size in height and width, which `byol embed` then requires as it always did.
    */
   inputSize?: number;
   mean: number[];

@@ -105,8 +105,8 @@ export async function openRunData(cfg: TrainConfig, extra: Partial<ResolveOption
  * The pretraining images are left as they are: the views crop and resize them.
  */
 export async function evalAtViewSide(data: ResolvedDataset, side: number): Promise<ResolvedDataset> {
-  const resize = async <S extends ResolvedDataset["test"]>(s: S): Promise<S> => (s ? ((await resizeSet(s, side)) as S) : s);
-  const [trainLabeled, test] = [await resize(data.trainLabeled), await resize(data.test)];
+  const resize = <S extends ResolvedDataset["test"]>(s: S): S => (s ? (resizeSet(s, side) as S) : s);
+  const [trainLabeled, test] = [resize(data.trainLabeled), resize(data.test)];
   if (trainLabeled === data.trainLabeled && test === data.test) return data;
   return { ...data, trainLabeled, test, notes: [...data.notes, `evaluation sees the images resized to ${side}x${side}, the side the encoder is trained on`] };
 }

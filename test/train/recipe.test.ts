@@ -9,14 +9,14 @@ import { after, before, test } from "node:test";
 import * as T from "../../src/torch/index.js";
 import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Flatten, ReLU, Sequential } from "../../src/nn/index.js";
 import type { Encoder } from "../../src/byol/learner.js";
-import { FASHION_MNIST_DIR, loadFolder, probeFolderImages, resizeSet } from "../../src/data/index.js";
+import { FASHION_MNIST_DIR, probeFolderImages, resizeSet, type ImageSet } from "../../src/data/index.js";
 import { chooseViewPreset } from "../../src/augment/presets.js";
 import { presetConfig, setField, validateConfig } from "../../src/train/config.js";
 import { makeAugmenters, makeEncoder } from "../../src/train/build.js";
 import { openRunData, resolveRecipe } from "../../src/train/recipe.js";
 import { trainRun } from "../../src/train/run.js";
 import { UserError } from "../../src/util/errors.js";
-import { removeDir, tmpDir, writePngFolder } from "../data/fixtures.js";
+import { pythonHas, removeDir, runPythonJson, tmpDir, writePngFolder } from "../data/fixtures.js";
 import { tinyImages } from "../eval/helpers.js";
 
 const root = tmpDir("recipe");
@@ -103,21 +103,29 @@ test("a folder's images are probed from their headers: grey or colour, the media
   assert.deepEqual(await probeFolderImages(grey), { channels: 1, side: 20 }, "channels within 2 levels of each other are grey");
 });
 
-test("resizeSet brings in-memory images to a side exactly as the folder decoder does from files", async () => {
-  const dir = join(root, "grey28", "test");
-  const at28 = await loadFolder(dir, { size: 28, channels: 1 });
-  const at16 = await loadFolder(dir, { size: 16, channels: 1 });
-  const resized = await resizeSet(at28, 16);
-  assert.deepEqual([resized.n, resized.channels, resized.height, resized.width], [8, 1, 16, 16]);
-  let worst = 0;
-  for (let i = 0; i < resized.images.length; i++) worst = Math.max(worst, Math.abs(resized.images[i] - at16.images[i]));
-  assert.ok(worst <= 1, `largest difference to the decoder's ${worst}`);
-  assert.deepEqual(resized.labels, at28.labels);
-  assert.equal(await resizeSet(at28, 28), at28, "the same size is the same set");
-  // Colour planes stay planes: a set whose channels are constant 10, 100, 200 keeps them.
-  const flat = { ...tinyImages(2, 3, 12, 1, 1), images: Uint8Array.from({ length: 2 * 3 * 144 }, (_, k) => [10, 100, 200][Math.floor(k / 144) % 3]) };
-  const small = await resizeSet(flat, 5);
-  for (let k = 0; k < small.images.length; k++) assert.equal(small.images[k], [10, 100, 200][Math.floor(k / 25) % 3]);
+test("resizeSet matches PyTorch's antialiased bilinear interpolate (torchvision's Resize) after a centre crop, shrinking and enlarging", { skip: !pythonHas("torch") && "no python3 torch" }, () => {
+  const rnd = tinyImages(3, 3, 28, 2, 5);
+  const wide = { ...rnd, n: 2, height: 20, width: 28, images: rnd.images.subarray(0, 2 * 3 * 20 * 28) };
+  const cases: [ImageSet, number][] = [[rnd, 16], [rnd, 20], [rnd, 40], [wide, 12]];
+  for (const [set, side] of cases) {
+    const got = resizeSet(set, side);
+    assert.deepEqual([got.n, got.channels, got.height, got.width], [set.n, 3, side, side]);
+    const want = runPythonJson(`
+import sys, json, torch, torch.nn.functional as F
+n, c, h, w, s = map(int, sys.argv[1:6])
+x = torch.tensor(json.loads(sys.argv[6]), dtype=torch.float32).reshape(n, c, h, w)
+q = min(h, w); t = (h - q) // 2; l = (w - q) // 2
+x = x[:, :, t:t + q, l:l + q]
+y = F.interpolate(x, size=(s, s), mode="bilinear", antialias=True, align_corners=False)
+print(json.dumps(y.round().clamp(0, 255).flatten().tolist()))`, [...[set.n, 3, set.height, set.width, side].map(String), JSON.stringify(Array.from(set.images.subarray(0, set.n * 3 * set.height * set.width)))]) as number[];
+    let worst = 0;
+    for (let k = 0; k < want.length; k++) worst = Math.max(worst, Math.abs(got.images[k] - want[k]));
+    assert.ok(worst <= 1, `${set.height}x${set.width} -> ${side}: largest difference to PyTorch ${worst}`);
+  }
+  assert.equal(resizeSet(rnd, 28), rnd, "the same size is the same set");
+  // Grey stays one plane; constant planes stay constant.
+  const flat = { ...tinyImages(2, 1, 12, 1, 1), images: new Uint8Array(2 * 144).fill(77) };
+  assert.ok(resizeSet(flat, 5).images.every((v) => v === 77));
 });
 
 test("openRunData on Fashion-MNIST (the main job's data) resolves the cpu preset as before", { skip: !existsSync(FASHION_MNIST_DIR) && "no Fashion-MNIST" }, async () => {
