@@ -9,7 +9,7 @@ import { after, before, test } from "node:test";
 import * as T from "../../src/torch/index.js";
 import { loadFolder, readNpy } from "../../src/data/index.js";
 import { extractFeatures } from "../../src/eval/features.js";
-import { loadEncoder, readEncoderFile } from "../../src/train/export.js";
+import { loadEncoder, readEncoderFile, saveEncoder } from "../../src/train/export.js";
 import { removeDir, tmpDir, writePngFolder } from "../data/fixtures.js";
 import { tinyImages } from "../eval/helpers.js";
 import { byol } from "./run-cli.js";
@@ -59,6 +59,21 @@ test("grey 28-px images: gray28 views at 28 px and the small stem, the folder re
   assert.deepEqual(cfg.resolvedRecipe, { images: { channels: 1, side: 28 }, views: "gray28", outputSize: 28, stem: "small", chosen: ALL_AUTO, folderDecode: { channels: 1, size: 28 } });
   const { meta } = readEncoderFile(join(run, "encoder.safetensors"));
   assert.deepEqual([meta.encoder.stem, meta.channels, meta.height, meta.inputSize], ["small", 1, 28, 28]);
+});
+
+test("an encoder file from before inputSize (height and width only) still embeds, at its recorded height and width", async () => {
+  const { encoder, meta } = loadEncoder(join(root, "run-grey", "encoder.safetensors"));
+  const { inputSize, ...old } = meta;
+  assert.equal(inputSize, 28);
+  const file = join(root, "old-encoder.safetensors");
+  saveEncoder(file, encoder, old);
+  assert.equal(readEncoderFile(file).meta.inputSize, undefined);
+  const out = join(root, "old.npy");
+  const em = byol(["embed", "--encoder", file, "--input", join(grey, "test"), "--out", out]);
+  assert.equal(em.code, 0, em.stderr);
+  const got = readNpy(out);
+  const want = extractFeatures((x) => encoder.forward(x), await loadFolder(join(grey, "test"), { size: 28, channels: 1 }), { mean: meta.mean, std: meta.std });
+  assert.ok(T.tensor(got.data as Float32Array, got.shape).sub(want).abs().max().item() < 1e-5);
 });
 
 test("explicit --set augment.preset and outputSize win (32-px cifar views of 64-px images); the evaluation runs and byol embed gives the encoder 32-px images, as recorded", async () => {

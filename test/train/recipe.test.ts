@@ -14,6 +14,7 @@ import { chooseViewPreset } from "../../src/augment/presets.js";
 import { presetConfig, setField, validateConfig } from "../../src/train/config.js";
 import { makeAugmenters, makeEncoder } from "../../src/train/build.js";
 import { openRunData, resolveRecipe } from "../../src/train/recipe.js";
+import { parseEncoderMeta } from "../../src/train/export.js";
 import { trainRun } from "../../src/train/run.js";
 import { UserError } from "../../src/util/errors.js";
 import { pythonHas, removeDir, runPythonJson, tmpDir, writePngFolder } from "../data/fixtures.js";
@@ -77,6 +78,14 @@ test("an explicit value wins over the data, and only the auto fields are recorde
   const stem = presetConfig("cpu");
   setField(stem, "encoder.stem", "wide");
   assert.throws(() => validateConfig(stem), /encoder.stem must be auto, imagenet or small, got "wide"/);
+});
+
+test("encoder metadata: inputSize is optional (older files), must equal height and width, and a stem is never auto", () => {
+  const base = { encoder: { arch: "resnet18", stem: "small", stemStride: 2, widthMultiplier: 0.125, stageWidths: null }, channels: 1, height: 28, width: 28, mean: [0.5], std: [0.25], dataset: "x" };
+  assert.equal(parseEncoderMeta(JSON.stringify(base), "f").inputSize, undefined);
+  assert.equal(parseEncoderMeta(JSON.stringify({ ...base, inputSize: 28 }), "f").inputSize, 28);
+  assert.throws(() => parseEncoderMeta(JSON.stringify({ ...base, inputSize: 16 }), "f"), /f: encoder field inputSize must equal height and width \(28x28\), got 16/);
+  assert.throws(() => parseEncoderMeta(JSON.stringify({ ...base, encoder: { ...base.encoder, stem: "auto" } }), "f"), /encoder.stem must be imagenet or small, got "auto"/);
 });
 
 test("an encoder or views built before the recipe is resolved is refused, naming what to do", () => {
