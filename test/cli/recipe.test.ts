@@ -3,14 +3,14 @@
 // small stem, each logged in one line and recorded in config.json and the encoder file; an explicit
 // --set wins; the evaluation and `byol embed` see images at the side the encoder was trained on.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import * as T from "../../src/torch/index.js";
-import { loadFolder, readNpy } from "../../src/data/index.js";
+import { loadFolder, readNpy, resizeSet } from "../../src/data/index.js";
 import { extractFeatures } from "../../src/eval/features.js";
 import { loadEncoder, readEncoderFile, saveEncoder } from "../../src/train/export.js";
-import { removeDir, tmpDir, writePngFolder } from "../data/fixtures.js";
+import { removeDir, tmpDir, writeIdx, writePngFolder } from "../data/fixtures.js";
 import { tinyImages } from "../eval/helpers.js";
 import { byol } from "./run-cli.js";
 
@@ -74,6 +74,30 @@ test("an encoder file from before inputSize (height and width only) still embeds
   const got = readNpy(out);
   const want = extractFeatures((x) => encoder.forward(x), await loadFolder(join(grey, "test"), { size: 28, channels: 1 }), { mean: meta.mean, std: meta.std });
   assert.ok(T.tensor(got.data as Float32Array, got.shape).sub(want).abs().max().item() < 1e-5);
+});
+
+test("byol embed on a dataset name resizes its images to the encoder's recorded inputSize", async () => {
+  // An MNIST-layout folder of 28-px images, and the grey run's encoder described as trained at 16 px.
+  const mnist = join(root, "mnist");
+  mkdirSync(mnist);
+  const images = tinyImages(8, 1, 28, 2, 7);
+  for (const prefix of ["train", "t10k"]) {
+    writeIdx(join(mnist, `${prefix}-images-idx3-ubyte`), 0x803, [8, 28, 28], images.images);
+    writeIdx(join(mnist, `${prefix}-labels-idx1-ubyte`), 0x801, [8], Uint8Array.from(images.labels!));
+  }
+  const { encoder, meta } = loadEncoder(join(root, "run-grey", "encoder.safetensors"));
+  const file = join(root, "at16.safetensors");
+  saveEncoder(file, encoder, { ...meta, height: 16, width: 16, inputSize: 16 });
+  const out = join(root, "mnist.npy");
+  const em = byol(["embed", "--encoder", file, "--input", `mnist:${mnist}`, "--split", "test", "--out", out]);
+  assert.equal(em.code, 0, em.stderr);
+  const got = readNpy(out);
+  const opts = { mean: meta.mean, std: meta.std };
+  const at16 = extractFeatures((x) => encoder.forward(x), resizeSet(images, 16), opts);
+  const at28 = extractFeatures((x) => encoder.forward(x), images, opts);
+  const diff = (t: T.Tensor) => T.tensor(got.data as Float32Array, got.shape).sub(t).abs().max().item();
+  assert.ok(diff(at16) < 1e-5, `embed equals the encoder on the images resized to 16 px (${diff(at16)})`);
+  assert.ok(diff(at28) > 1e-3, "and differs from the encoder on the images' own 28 px");
 });
 
 test("explicit --set augment.preset and outputSize win (32-px cifar views of 64-px images); the evaluation runs and byol embed gives the encoder 32-px images, as recorded", async () => {
