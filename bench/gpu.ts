@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import * as T from "../src/torch/index.js";
 import { presetConfig } from "../src/train/config.js";
 import { makeAugmenters, makeLearner, makeOptimizer } from "../src/train/build.js";
+import { resolveRecipe } from "../src/train/recipe.js";
 import { OnlineProbe } from "../src/eval/online-probe.js";
 import type { ResNet } from "../src/nn/resnet.js";
 import { TrainStep } from "../src/train/step.js";
@@ -45,6 +46,7 @@ function runTs(batch: number, cudaGraph: "on" | "off"): Measured {
   const cfg = presetConfig("gpu");
   cfg.batchSize = batch;
   cfg.augment = { preset: "cifar", outputSize: 32, minScale: null };
+  resolveRecipe(cfg, { channels: 3, side: 32 }); // CIFAR-sized images: the small stem
   cfg.cudaGraph = cudaGraph;
   T.manualSeed(0);
   const learner = makeLearner(cfg, 3);

@@ -18,6 +18,7 @@ import * as T from "../src/torch/index.js";
 import { resolveDataset, sampleSubset, type ImageSet } from "../src/data/index.js";
 import { presetConfig } from "../src/train/config.js";
 import { datasetOptions, makeEncoder } from "../src/train/build.js";
+import { resolveRecipe } from "../src/train/recipe.js";
 import { train } from "../src/train/trainer.js";
 import { extractFeatures } from "../src/eval/features.js";
 import { knnTop1 } from "../src/eval/knn.js";
@@ -37,6 +38,7 @@ const full = process.argv.includes("--full");
 T.setNumThreads(Number(arg("threads", "1")));
 
 const cfg = presetConfig("cpu");
+resolveRecipe(cfg, { channels: 1, side: 28 }); // Fashion-MNIST
 cfg.timeBudgetS = null;
 cfg.epochs = 1;
 cfg.datasetLimit = steps * cfg.batchSize;

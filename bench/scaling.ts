@@ -28,6 +28,7 @@ import { convertSyncBatchNorm } from "../src/nn/sync-batchnorm.js";
 import { launchLocal } from "../src/train/launcher.js";
 import { dataParallel, distContextFromEnv, initProcessGroup, rankDevice } from "../src/train/dist-context.js";
 import { effectivePrecision, presetConfig } from "../src/train/config.js";
+import { resolveRecipe } from "../src/train/recipe.js";
 import { pythonEnv, pythonMallocTuned } from "./allocator.js";
 import { spread, spreadFields } from "./stats.js";
 
@@ -57,8 +58,9 @@ function setupFor(device: string): Setup {
   const gpu = device.startsWith("cuda");
   const cfg = presetConfig(gpu ? "gpu" : "cpu");
   cfg.device = device;
+  resolveRecipe(cfg, { channels: 1, side: 28 }); // Fashion-MNIST
   return {
-    device, channels: 1, imageSize: cfg.augment.outputSize, width: cfg.encoder.widthMultiplier, stageWidths: cfg.encoder.stageWidths, stemStride: cfg.encoder.stemStride,
+    device, channels: 1, imageSize: cfg.augment.outputSize as number, width: cfg.encoder.widthMultiplier, stageWidths: cfg.encoder.stageWidths, stemStride: cfg.encoder.stemStride,
     hidden: cfg.projector.hiddenDim, predHidden: cfg.predictor.hiddenDim, proj: cfg.projector.outDim,
     batch: Number(process.env.BENCH_BATCH ?? cfg.batchSize / 2), channelsLast: cfg.channelsLast, bf16: effectivePrecision(cfg) === "bf16",
   };

@@ -25,6 +25,7 @@ import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import * as T from "../src/torch/index.js";
 import { effectivePrecision, presetConfig, type TrainConfig } from "../src/train/config.js";
+import { resolveRecipe } from "../src/train/recipe.js";
 import { makeLearner, makeOptimizer, peakLr } from "../src/train/build.js";
 import { pythonEnv, pythonMallocTuned } from "./allocator.js";
 import { round, spread, spreadFields } from "./stats.js";
@@ -51,6 +52,7 @@ function configs(): Config[] {
   const forced = process.env.BENCH_PRECISION;
   const make = (name: string, preset: "cpu" | "gpu", batch?: number): Config => {
     const cfg = presetConfig(preset);
+    resolveRecipe(cfg, { channels: 1, side: 28 }); // Fashion-MNIST
     const presetBatch = cfg.batchSize;
     cfg.device = "cpu";
     cfg.threads = THREADS;
@@ -58,7 +60,7 @@ function configs(): Config[] {
     if (cfg.optimizer.name !== "sgd") cfg.optimizer.name = "sgd";
     const precision = forced === "fp32" || forced === "bf16" ? forced : effectivePrecision(cfg);
     // The default dataset (Fashion-MNIST): one channel at the augmentation's output size.
-    return { name, cfg, precision, channels: 1, imageSize: cfg.augment.outputSize, presetBatch };
+    return { name, cfg, precision, channels: 1, imageSize: cfg.augment.outputSize as number, presetBatch };
   };
   return [make("cpu-preset", "cpu"), make("gpu-preset", "gpu", Number(process.env.BENCH_GPU_PRESET_BATCH ?? 32))];
 }

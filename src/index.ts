@@ -27,7 +27,7 @@ export { BYOL, byolLoss, symmetricByolLoss, type BYOLOptions, type Encoder, type
 
 // Batched per-image view augmentations and the view-pair presets (BYOL's, CIFAR's, 28x28 grey).
 export {
-  ViewAugmenter, makeViews, byolPresets, cifarPresets, grayscale28Presets, presetByName, PRESET_NAMES as AUGMENT_PRESETS,
+  ViewAugmenter, makeViews, byolPresets, cifarPresets, grayscale28Presets, presetByName, chooseViewPreset, PRESET_NAMES as AUGMENT_PRESETS,
   type ViewConfig, type PresetName as AugmentPresetName,
 } from "./augment/index.js";
 
@@ -38,6 +38,7 @@ export {
   subset, head, concatSets, channelStats, sampleSubset, readNpy, writeNpy,
   type ImageSet, type ResolvedDataset, type ResolveOptions, type FolderListing, type FolderOptions, type HoldoutSplit, type TrainingData,
 } from "./data/index.js";
+export { probeFolderImages, resizeSet, type ImageShape } from "./data/index.js";
 
 // Evaluation: features of an encoder, kNN, linear probe, and the whole evaluation against baselines.
 export {
@@ -56,6 +57,7 @@ export { ENCODER_FILE, saveEncoder, readEncoderFile, loadEncoder, type EncoderMe
 // The encoder as ONNX, for runtimes without libtorch: a run folder's (exportOnnx) or any module's (moduleToOnnx).
 export { exportOnnx, ONNX_FILE, type ExportOnnxOptions, type ExportOnnxResult } from "./train/export-onnx.js";
 export { moduleToOnnx, EXPORTABLE_MODULES, type OnnxExportOptions, type OnnxModel } from "./nn/onnx/index.js";
+export { resolveRecipe, openRunData, recipeLine, type RecipeRecord } from "./train/recipe.js";
 
 // The one error type for bad input (a missing file, a wrong value): its message is one line for the user.
 export { UserError } from "./util/errors.js";

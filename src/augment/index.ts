@@ -3,7 +3,7 @@ export { type ViewConfig, type CropInterpolation, validateViewConfig, blurKernel
 export { ViewAugmenter, makeViews, runPlan } from "./view.js";
 export { ViewPlan, type ViewDraws } from "./plan.js";
 export {
-  byolPresets, cifarPresets, grayscale28Presets, presetByName, PRESET_NAMES, type PresetName,
+  byolPresets, cifarPresets, grayscale28Presets, presetByName, chooseViewPreset, PRESET_NAMES, type PresetName,
   IMAGENET_MEAN, IMAGENET_STD, CIFAR10_MEAN, CIFAR10_STD, FASHION_MNIST_MEAN, FASHION_MNIST_STD,
 } from "./presets.js";
 export { sampleCropBoxes, resizedCrop } from "./crop.js";

@@ -81,3 +81,13 @@ export function presetByName(name: PresetName, size?: number, mean?: number[], s
     default: throw new UserError(`augment: unknown preset "${String(name)}" (expected ${PRESET_NAMES.join(", ")})`);
   }
 }
+
+/**
+ * The view pair that suits images of `channels` channels and side `side` (the shorter side, in pixels):
+ * grey images up to 28 px get gray28, any up to 32 px cifar, larger ones the paper's pair. `byol
+ * preview` and training (the "auto" recipe, src/train/recipe.ts) both decide with this function.
+ */
+export function chooseViewPreset(channels: number, side: number): PresetName {
+  if (channels === 1 && side <= 28) return "gray28";
+  return side <= 32 ? "cifar" : "byol";
+}

@@ -1,7 +1,7 @@
 // `byol embed`: representations of images from a trained encoder, as .npy or .safetensors with ids.
 import { existsSync, statSync } from "node:fs";
 import * as T from "../torch/index.js";
-import { batches, epochOrder, folderSplits, folderStream, inMemoryData, parseDatasetSpec, resolveDataset, writeNpy, type ImageSet } from "../data/index.js";
+import { batches, epochOrder, folderSplits, folderStream, inMemoryData, parseDatasetSpec, resizeSet, resolveDataset, writeNpy, type ImageSet } from "../data/index.js";
 import { extractFeaturesStream } from "../eval/features.js";
 import { UserError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/file-writes.js";
@@ -62,8 +62,11 @@ export async function embedCommand(argv: string[]): Promise<number> {
     images = folderStream(dir, { size: { height: meta.height, width: meta.width }, channels, onBadImage, batchSize: bs });
   } else {
     const data = await resolveDataset(input, { imageSize: meta.height, channels, onBadImage });
-    const set = split === "test" ? data.test : data.train.set;
+    let set = split === "test" ? data.test : data.train.set;
     if (!set) throw new UserError(`embed: dataset ${input} has no ${split} split`);
+    // An encoder that records the side it was trained on gets every image at that side, as the
+    // evaluation gave them to it (a folder above is decoded straight to it).
+    if (meta.inputSize !== undefined && set.channels === meta.channels) set = resizeSet(set, meta.inputSize);
     if (set.channels !== meta.channels || set.height !== meta.height || set.width !== meta.width) {
       throw new UserError(`embed: the encoder expects ${meta.channels}x${meta.height}x${meta.width} images, the input has ${set.channels}x${set.height}x${set.width}`);
     }

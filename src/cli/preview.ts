@@ -1,19 +1,22 @@
 // `byol preview`: a PNG grid of original images beside their view-1 and view-2 augmentations.
 import * as T from "../torch/index.js";
-import { resolveDataset, epochOrder } from "../data/index.js";
-import { ViewAugmenter, presetByName } from "../augment/index.js";
+import { epochOrder } from "../data/index.js";
 import { renderPreview } from "../augment/preview.js";
 import { UserError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/file-writes.js";
 import { checkOutputFile } from "../train/run-folder.js";
+import { presetConfig } from "../train/config.js";
+import { makeAugmenters } from "../train/build.js";
+import { openRunData } from "../train/recipe.js";
 import { intFlag, parse } from "./args.js";
 
 export const PREVIEW_HELP = `byol preview --dataset NAME --out grid.png [options]
   Shows what BYOL is taught: each row is an original image, then view-1 (T) and view-2 (T') samples.
   --dataset NAME    fashion-mnist (default) or any name byol train accepts
   --data-dir DIR    fashion-mnist's directory
-  --augment NAME    byol | cifar | gray28 (default: gray28 for 1-channel 28x28 data, cifar for 32x32, else byol)
-  --size N          view size (default: the images' side)
+  --augment NAME    byol | cifar | gray28 (default: what byol train chooses: gray28 for grey images up
+                    to 28 px, cifar up to 32 px, else byol; see docs/recipes.md)
+  --size N          view size (default: what byol train chooses, the images' side up to imageSize 96)
   --images N        rows (default 8)   --samples N   views of each kind per row (default 4)   --seed N`;
 
 export async function previewCommand(argv: string[]): Promise<number> {
@@ -31,14 +34,19 @@ export async function previewCommand(argv: string[]): Promise<number> {
   const seed = intFlag(values.seed, "seed", 0) ?? 0;
   const rows = intFlag(values.images, "images", 1) ?? 8;
   const samples = intFlag(values.samples, "samples", 1) ?? 4;
-  const data = await resolveDataset(values.dataset ?? "fashion-mnist", { dataDir: values["data-dir"], limit: 5000 });
+  if (values.augment !== undefined && !["byol", "cifar", "gray28"].includes(values.augment)) throw new UserError(`preview: --augment must be byol, cifar or gray28, got "${values.augment}"`);
+  // The views training would use on this dataset (src/train/recipe.ts decides), unless given.
+  const cfg = presetConfig("cpu");
+  cfg.dataset = values.dataset ?? "fashion-mnist";
+  cfg.dataDir = values["data-dir"] ?? null;
+  cfg.datasetLimit = 5000;
+  cfg.augment.preset = (values.augment ?? "auto") as typeof cfg.augment.preset;
+  cfg.augment.outputSize = intFlag(values.size, "size", 8) ?? "auto";
+  const data = await openRunData(cfg, {}, { evalAtViewSide: false });
   const set = data.train;
-  const size = intFlag(values.size, "size", 8) ?? set.height;
-  const name = values.augment ?? (set.channels === 1 && set.height <= 28 ? "gray28" : set.height <= 32 ? "cifar" : "byol");
-  if (!["byol", "cifar", "gray28"].includes(name)) throw new UserError(`preview: --augment must be byol, cifar or gray28, got "${name}"`);
+  const name = cfg.augment.preset;
   T.manualSeed(seed);
-  const [a, b] = presetByName(name as "byol", size, data.mean, data.std);
-  const augs: [ViewAugmenter, ViewAugmenter] = [new ViewAugmenter(a, set.channels), new ViewAugmenter(b, set.channels)];
+  const augs = makeAugmenters(cfg, set.channels, data.mean, data.std);
   const sample = await set.take(epochOrder(set.n, seed, 0, { shuffle: true }).subarray(0, Math.min(rows, set.n)));
   await set.close();
   const png = T.tidy(() => renderPreview(sample.images, sample.n, sample.channels, sample.height, sample.width, augs, { samples, seed }));

@@ -16,3 +16,4 @@ export {
   resolveDataset, parseDatasetSpec, folderSplits, DATASET_FORMS, STREAM_ABOVE_BYTES, STATS_SAMPLE, STATS_SEED, STREAMED_EVAL_BYTES,
   type ResolvedDataset, type ResolveOptions, type DatasetSpec,
 } from "./resolve.js";
+export { probeFolderImages, resizeSet, PROBE_SAMPLE, type ImageShape } from "./image-shape.js";

@@ -10,9 +10,11 @@ import type { TrainConfig } from "./config.js";
 
 /** The configured ResNet encoder on the configured device (channels-last if configured). */
 export function makeEncoder(cfg: TrainConfig, channels: number): ResNet {
+  const stem = cfg.encoder.stem;
+  if (stem === "auto") throw new Error(`encoder.stem is "auto": resolve the recipe from the data first (resolveRecipe in src/train/recipe.ts)`);
   const opts = {
     inChannels: channels,
-    stem: cfg.encoder.stem,
+    stem,
     stemStride: cfg.encoder.stemStride,
     widthMultiplier: cfg.encoder.widthMultiplier,
     stageWidths: cfg.encoder.stageWidths,
@@ -70,7 +72,9 @@ export function makeOptimizer(cfg: TrainConfig, learner: BYOL): Optimizer {
 }
 
 export function makeAugmenters(cfg: TrainConfig, channels: number, mean: number[], std: number[]): [ViewAugmenter, ViewAugmenter] {
-  const [a, b] = presetByName(cfg.augment.preset, cfg.augment.outputSize, mean, std);
+  const { preset, outputSize } = cfg.augment;
+  if (preset === "auto" || outputSize === "auto") throw new Error(`augment.preset/outputSize are "auto": resolve the recipe from the data first (resolveRecipe in src/train/recipe.ts)`);
+  const [a, b] = presetByName(preset, outputSize, mean, std);
   const min = cfg.augment.minScale;
   if (min !== null) for (const v of [a, b]) v.crop.scale = [min, Math.max(min, v.crop.scale[1])];
   return [new ViewAugmenter(a, channels), new ViewAugmenter(b, channels)];
@@ -91,7 +95,9 @@ export async function applyThreads(cfg: TrainConfig): Promise<number> {
 export function datasetOptions(cfg: TrainConfig): ResolveOptions {
   const maxTrain = cfg.linearEval.maxTrain;
   return {
-    dataDir: cfg.dataDir ?? undefined, limit: cfg.datasetLimit ?? undefined, imageSize: cfg.imageSize, onBadImage: cfg.onBadImage,
+    dataDir: cfg.dataDir ?? undefined, limit: cfg.datasetLimit ?? undefined, onBadImage: cfg.onBadImage,
+    // A folder is decoded as the recipe chose (src/train/recipe.ts), else RGB at imageSize.
+    imageSize: cfg.resolvedRecipe?.folderDecode?.size ?? cfg.imageSize, channels: cfg.resolvedRecipe?.folderDecode?.channels,
     streaming: cfg.dataStreaming, seed: cfg.seed, evalHoldout: cfg.evalHoldout, evalTrainLimit: maxTrain === null ? undefined : Math.max(maxTrain, cfg.knn.monitorTrain),
   };
 }

@@ -4,6 +4,7 @@ import { UserError } from "../util/errors.js";
 import { isPlainObject } from "../util/json-object.js";
 import { cpuHasNativeBf16 } from "../torch/index.js";
 import type { BudgetPlan } from "./time-budget.js";
+import type { RecipeRecord } from "./recipe.js";
 
 /** cpu (a laptop in 10 minutes), gpu (one GPU, the paper's heads) or smoke (seconds, for tests). */
 export type PresetName = "cpu" | "gpu" | "smoke";
@@ -43,10 +44,13 @@ export interface TrainConfig {
   resolved: BudgetPlan | null;
   /** With a time budget: re-plan the total steps every this many steps and at each epoch's end (0: keep the first plan). */
   replanEverySteps: number;
+  /** What the "auto" recipe chose from the data (views, their size, the stem; src/train/recipe.ts); null before. */
+  resolvedRecipe: RecipeRecord | null;
   batchSize: number;
   encoder: {
     arch: "resnet18" | "resnet34" | "resnet50";
-    stem: "imagenet" | "small";
+    /** "auto": the small stem for images up to 32 px, torchvision's for larger ones (src/train/recipe.ts). */
+    stem: "auto" | "imagenet" | "small";
     /** Stride of the small stem's 3x3 conv: 2 halves the resolution early, for cheap CPU training. */
     stemStride: number;
     widthMultiplier: number;
@@ -68,8 +72,11 @@ export interface TrainConfig {
     excludeBiasAndNorm: boolean;
   };
   tauBase: number;
-  /** The view pair by name; minScale (if set) replaces the presets' smallest crop area fraction. */
-  augment: { preset: "byol" | "cifar" | "gray28"; outputSize: number; minScale: number | null };
+  /**
+   * The view pair by name and its side; minScale (if set) replaces the presets' smallest crop area
+   * fraction. "auto" chooses from the data (src/train/recipe.ts): config.json records the choice.
+   */
+  augment: { preset: "auto" | "byol" | "cifar" | "gray28"; outputSize: number | "auto"; minScale: number | null };
   /** "auto": bf16 autocast on a GPU, and on a CPU that computes bf16 natively; float32 otherwise. */
   precision: "auto" | "fp32" | "bf16";
   channelsLast: boolean;
@@ -107,6 +114,7 @@ const BASE: TrainConfig = {
   timeBudgetS: null,
   resolved: null,
   replanEverySteps: 20,
+  resolvedRecipe: null,
   batchSize: 256,
   // Quarter width in the early stages and a doubled last stage (16, 32, 64, 256: a 256-d
   // representation; layer4 runs at 2x2 pixels, so a step costs ~1.6x the quarter-width net's in the sweep's timings).
@@ -114,7 +122,7 @@ const BASE: TrainConfig = {
   // 79.2% / 82.6% after 3 epochs, against 74.4–76.0% / 77.3–80.0% for width 0.25 over four runs of
   // 6–8 epochs; width 0.5 everywhere affords 2 epochs and ends at 77.4% linear, below its own random
   // initialisation's 80.3%. The README's sweep table has every row.
-  encoder: { arch: "resnet18", stem: "small", stemStride: 2, widthMultiplier: 0.25, stageWidths: [16, 32, 64, 256] },
+  encoder: { arch: "resnet18", stem: "auto", stemStride: 2, widthMultiplier: 0.25, stageWidths: [16, 32, 64, 256] },
   projector: { hiddenDim: 1024, outDim: 128 },
   predictor: { hiddenDim: 1024 },
   targetInit: "independent",
@@ -127,7 +135,8 @@ const BASE: TrainConfig = {
     excludeBiasAndNorm: true,
   },
   tauBase: 0.99,
-  augment: { preset: "gray28", outputSize: 28, minScale: null },
+  // "auto": gray28 views at 28 px and the small stem on Fashion-MNIST; what suits other data elsewhere.
+  augment: { preset: "auto", outputSize: "auto", minScale: null },
   // bf16 autocast doubles the CPU preset's throughput where the CPU has AVX512-BF16 (measured: 1580 vs
   // 700 img/s); the loss is still taken in float32 and the weights stay float32.
   precision: "auto",
@@ -156,7 +165,7 @@ const PRESETS: Record<PresetName, DeepPartial<TrainConfig>> = {
   // ResNet-18 with the paper's heads and the 300-epoch hyperparameters (SPEC §1), sized for one GPU.
   gpu: {
     preset: "gpu", device: "cuda", epochs: 100, batchSize: 512,
-    encoder: { arch: "resnet18", stem: "small", stemStride: 1, widthMultiplier: 1, stageWidths: null },
+    encoder: { arch: "resnet18", stemStride: 1, widthMultiplier: 1, stageWidths: null },
     projector: { hiddenDim: 4096, outDim: 256 }, predictor: { hiddenDim: 4096 },
     optimizer: { name: "lars", baseLr: 0.3, weightDecay: 1e-6, warmupEpochs: 10 }, tauBase: 0.99,
     precision: "bf16", channelsLast: true, knn: { everyEpochs: 5, monitorTrain: 60000, monitorTest: 10000 },
@@ -221,7 +230,9 @@ export function setField(cfg: TrainConfig, dotted: string, raw: string): void {
     const v = raw.split(",").map((x) => Number(x.trim()));
     if (!v.every((x) => Number.isFinite(x))) throw new UserError(`${dotted} must be comma-separated numbers, got "${raw}"`);
     obj[key] = v;
-  } else if (typeof cur === "number" || (cur === null && raw !== "null" && /^-?[\d.]+(e-?\d+)?$/i.test(raw))) {
+  } else if (raw === "auto" && (typeof cur === "number" || cur === "auto")) {
+    obj[key] = "auto"; // (validateConfig says which fields accept it)
+  } else if (typeof cur === "number" || ((cur === null || cur === "auto") && raw !== "null" && /^-?[\d.]+(e-?\d+)?$/i.test(raw))) {
     const v = Number(raw);
     if (!Number.isFinite(v)) throw new UserError(`${dotted} must be a number, got "${raw}"`);
     obj[key] = v;
@@ -269,7 +280,7 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   check(int(c.replanEverySteps) && c.replanEverySteps >= 0, `replanEverySteps must be a non-negative integer (0 = keep the first plan), got ${c.replanEverySteps}`);
   check(int(c.batchSize) && c.batchSize >= 2, `batchSize must be an integer of at least 2 (BatchNorm needs two samples), got ${c.batchSize}`);
   check(["resnet18", "resnet34", "resnet50"].includes(c.encoder.arch), `encoder.arch must be resnet18, resnet34 or resnet50, got "${c.encoder.arch}"`);
-  check(c.encoder.stem === "imagenet" || c.encoder.stem === "small", `encoder.stem must be imagenet or small, got "${c.encoder.stem}"`);
+  check(["auto", "imagenet", "small"].includes(c.encoder.stem), `encoder.stem must be auto, imagenet or small, got "${c.encoder.stem}"`);
   check(c.encoder.stemStride === 1 || c.encoder.stemStride === 2, `encoder.stemStride must be 1 or 2, got ${c.encoder.stemStride}`);
   check(typeof c.encoder.widthMultiplier === "number" && c.encoder.widthMultiplier > 0 && c.encoder.widthMultiplier <= 4, `encoder.widthMultiplier must be in (0, 4], got ${c.encoder.widthMultiplier}`);
   const sw = c.encoder.stageWidths;
@@ -286,8 +297,9 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   check(o.trustCoefficient > 0, `optimizer.trustCoefficient must be positive, got ${o.trustCoefficient}`);
   check(o.warmupEpochs >= 0 && o.warmupEpochs <= c.epochs, `optimizer.warmupEpochs must be in [0, epochs], got ${o.warmupEpochs}`);
   check(c.tauBase >= 0 && c.tauBase <= 1, `tauBase must be in [0, 1], got ${c.tauBase}`);
-  check(["byol", "cifar", "gray28"].includes(c.augment.preset), `augment.preset must be byol, cifar or gray28, got "${c.augment.preset}"`);
-  check(int(c.augment.outputSize) && c.augment.outputSize >= 8, `augment.outputSize must be an integer of at least 8, got ${c.augment.outputSize}`);
+  check(["auto", "byol", "cifar", "gray28"].includes(c.augment.preset), `augment.preset must be auto, byol, cifar or gray28, got "${c.augment.preset}"`);
+  check(c.augment.outputSize === "auto" || (int(c.augment.outputSize) && c.augment.outputSize >= 8), `augment.outputSize must be auto or an integer of at least 8, got ${c.augment.outputSize}`);
+  check(c.resolvedRecipe === null || isPlainObject(c.resolvedRecipe), "resolvedRecipe must be the record of the auto recipe (an object) or null");
   check(c.augment.minScale === null || (c.augment.minScale > 0 && c.augment.minScale <= 1), `augment.minScale must be in (0, 1] or null, got ${c.augment.minScale}`);
   check(["auto", "fp32", "bf16"].includes(c.precision), `precision must be auto, fp32 or bf16, got "${c.precision}"`);
   check(["auto", "on", "off"].includes(c.cudaGraph), `cudaGraph must be auto, on or off, got "${c.cudaGraph}"`);

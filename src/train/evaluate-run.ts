@@ -3,7 +3,7 @@
 import { join } from "node:path";
 import { existsSync } from "node:fs";
 import * as T from "../torch/index.js";
-import { gatherBatch, resolveDataset, sampleData, sampleSubset, type ResolvedDataset } from "../data/index.js";
+import { gatherBatch, sampleData, sampleSubset, type ResolvedDataset } from "../data/index.js";
 import { evaluateRepresentations } from "../eval/evaluate.js";
 import { LABEL_FRACTIONS } from "../eval/label-fractions.js";
 import { extractFeatures } from "../eval/features.js";
@@ -17,7 +17,8 @@ import { UserError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/file-writes.js";
 import { readRegularFile } from "../util/file-reads.js";
 import { applyOverrides, presetConfig, validateConfig, type TrainConfig } from "./config.js";
-import { applyThreads, datasetOptions, makeAugmenters, makeEncoder, placeEncoder, type EncoderFactory } from "./build.js";
+import { applyThreads, makeAugmenters, makeEncoder, placeEncoder, type EncoderFactory } from "./build.js";
+import { openRunData } from "./recipe.js";
 import { readMetrics } from "./metrics.js";
 import { ENCODER_FILE, ENCODER_STEP0_FILE, readEncoderFile } from "./export.js";
 import { checkpointPath, loadCheckpoint, withPrefix } from "./checkpoint.js";
@@ -161,7 +162,8 @@ export async function writeRunReport(opts: { runDir: string; cfg: TrainConfig; d
       tiles.push(gatherBatch(test, [i]));
       for (let j = 0; j < 7; j++) tiles.push(gatherBatch(bank, [nn.indices[i * 7 + j]]));
     }
-    neighborPng = encodeGrid(imageGridFromList(tiles, set.channels as 1 | 3, set.height, set.width, 8, { scale: set.height < 64 ? 2 : 1 }));
+    // (The evaluation splits are at the views' side, which may differ from the pretraining images'.)
+    neighborPng = encodeGrid(imageGridFromList(tiles, test.channels as 1 | 3, test.height, test.width, 8, { scale: test.height < 64 ? 2 : 1 }));
   }
   writeReport(join(runDir, "report.html"), {
     title: `byol-ts run: ${data.name}`,
@@ -214,7 +216,8 @@ export async function evaluateRunDir(runDir: string, o: EvaluateRunDirOptions = 
   if (cfg.device !== "cpu") T.resolveDevice(cfg.device);
   await applyThreads(cfg);
   const log = o.log ?? (() => {});
-  const data = await resolveDataset(cfg.dataset, datasetOptions(cfg));
+  // As training opened it: the folder decoded as recorded, the evaluation splits at the views' side.
+  const data = await openRunData(cfg);
   try {
     for (const note of data.notes) log(note);
     if (data.noLabels) throw new UserError(`nothing to evaluate: ${data.noLabels}`);

@@ -29,8 +29,16 @@ export interface EncoderMeta {
   /** The run trained a library user's own encoder: only that architecture can load these weights. */
   custom?: boolean;
   channels: number;
+  /** The input the encoder expects: since inputSize exists, the side of its training views. */
   height: number;
   width: number;
+  /**
+   * The side the encoder was trained on (its views' outputSize; height = width = inputSize). Images
+   * of another size are brought to it by a centre crop to a square and a resize (a folder's decoder,
+   * or resizeSet in src/data/image-shape.ts for images in memory). Files from before it record the
+   * dataset's size in height and width, which `byol embed` then requires as it always did.
+   */
+  inputSize?: number;
   mean: number[];
   std: number[];
   dataset: string;
@@ -38,8 +46,10 @@ export interface EncoderMeta {
 
 /** The description saved with a run's encoder: its configured architecture and the data it was trained on. */
 export function runEncoderMeta(cfg: TrainConfig, data: Pick<ResolvedDataset, "name" | "mean" | "std" | "train">, custom: boolean): EncoderMeta {
+  // The encoder sees images at its views' side; embed brings any image to it (inputSize).
+  const size = cfg.augment.outputSize as number;
   return {
-    encoder: cfg.encoder, channels: data.train.channels, height: data.train.height, width: data.train.width,
+    encoder: cfg.encoder, channels: data.train.channels, height: size, width: size, inputSize: size,
     mean: data.mean, std: data.std, dataset: data.name, ...(custom ? { custom: true } : {}),
   };
 }
@@ -119,11 +129,15 @@ export function parseEncoderMeta(raw: string, path: string): EncoderMeta {
   }
   if (typeof m.dataset !== "string") bad("dataset", "must be a string");
   if (m.custom !== undefined && typeof m.custom !== "boolean") bad("custom", `must be true or false, got ${JSON.stringify(m.custom)}`);
+  if (enc.stem === "auto") bad("encoder.stem", `must be imagenet or small, got "auto"`);
+  if (m.inputSize !== undefined && (m.inputSize !== m.height || m.inputSize !== m.width)) {
+    bad("inputSize", `must equal height and width (${m.height}x${m.width}), got ${JSON.stringify(m.inputSize)}`);
+  }
   return {
     // Files written before stage widths existed have none: the multiplier alone sets the widths.
     encoder: { arch: enc.arch, stem: enc.stem, stemStride: enc.stemStride, widthMultiplier: enc.widthMultiplier, stageWidths: enc.stageWidths ?? null } as TrainConfig["encoder"],
     channels, height: m.height as number, width: m.width as number, mean: m.mean as number[], std: m.std as number[], dataset: m.dataset as string,
-    ...(m.custom === true ? { custom: true } : {}),
+    ...(m.custom === true ? { custom: true } : {}), ...(m.inputSize !== undefined ? { inputSize: m.inputSize as number } : {}),
   };
 }
 
@@ -197,5 +211,5 @@ function resnetOf(meta: EncoderMeta): ResNet {
   const e = meta.encoder;
   const make = RESNETS[e.arch];
   if (!make) throw new UserError(`encoder file describes an unknown architecture "${e.arch}"`);
-  return make({ inChannels: meta.channels, stem: e.stem, stemStride: e.stemStride, widthMultiplier: e.widthMultiplier, stageWidths: e.stageWidths });
+  return make({ inChannels: meta.channels, stem: e.stem as "imagenet" | "small", stemStride: e.stemStride, widthMultiplier: e.widthMultiplier, stageWidths: e.stageWidths });
 }

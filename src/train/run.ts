@@ -4,14 +4,15 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import * as T from "../torch/index.js";
-import { resolveDataset, type ResolvedDataset } from "../data/index.js";
+import type { ResolvedDataset } from "../data/index.js";
 import type { BYOL, Encoder } from "../byol/learner.js";
 import { UserError } from "../util/errors.js";
 import { IoError } from "../util/io-error.js";
 import {
   applyOverrides, effectivePrecision, presetConfig, validateConfig, type PresetName, type TrainConfig,
 } from "./config.js";
-import { applyThreads, datasetOptions, type EncoderFactory } from "./build.js";
+import { applyThreads, type EncoderFactory } from "./build.js";
+import { openRunData, recipeLine } from "./recipe.js";
 import { train as trainLoop, writeConfig, type DataParallel } from "./trainer.js";
 import { evaluateRun, type RunEvaluation } from "./evaluate-run.js";
 import { ENCODER_FILE, runEncoderMeta, saveEncoder } from "./export.js";
@@ -117,7 +118,8 @@ export async function trainRun(config: ConfigInput = {}, opts: RunOptions = {}):
   if (cfg.device !== "cpu") T.resolveDevice(cfg.device);
   const threads = await applyThreads(cfg);
   // Only rank 0 evaluates: other ranks of a streamed folder need no evaluation sets.
-  const data = await resolveDataset(cfg.dataset, { ...datasetOptions(cfg), evalSets: rank0 });
+  // The recipe's "auto" fields are chosen from the data here (src/train/recipe.ts).
+  const data = await openRunData(cfg, { evalSets: rank0 });
   try {
     return await runOn(cfg, data, runDir, threads, log, opts);
   } catch (e) {
@@ -143,6 +145,7 @@ async function runOn(cfg: TrainConfig, data: ResolvedDataset, runDir: string, th
   log(`byol-ts: libtorch ${T.torchVersion()}, device ${cfg.device}, ${threads} thread(s), preset ${cfg.preset}, run folder ${runDir}`);
   log(`dataset ${data.name}: ${data.train.n} pretraining images ${data.train.channels}x${data.train.height}x${data.train.width}` +
     (data.train.set ? "" : " (streamed from disk)") + (data.test ? `, ${data.test.n} test images` : ""));
+  if (cfg.resolvedRecipe) log(recipeLine(cfg.resolvedRecipe));
   if (data.testSplit) log(`test split: ${data.testSplit}`);
   for (const note of data.notes) log(note);
   if (rank0) writeConfig(runDir, cfg);

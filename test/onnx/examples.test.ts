@@ -12,6 +12,7 @@ import { PNG } from "pngjs";
 import * as T from "../../src/torch/index.js";
 import { resnet18 } from "../../src/nn/resnet.js";
 import { presetConfig } from "../../src/train/config.js";
+import { resolveRecipe } from "../../src/train/recipe.js";
 import { exportOnnx } from "../../src/train/export-onnx.js";
 import { fashionTest, greyPixels, libtorchEmbed, maxAbsDiff, REL_TOL, seasonBatchNorms, tempDir, writeRun } from "./helpers.js";
 
@@ -35,7 +36,11 @@ let fixture: Fixture | null = null;
 // A cpu-preset encoder exported to ONNX, N real test images as grey PNGs, and libtorch's embeddings of them.
 function setup(): Fixture {
   if (fixture) return fixture;
-  const enc = presetConfig("cpu").encoder;
+  const cpu = presetConfig("cpu");
+  // The cpu preset on Fashion-MNIST (grey, 28 px) resolves to the small stem.
+  resolveRecipe(cpu, { channels: 1, side: 28 });
+  const enc = cpu.encoder;
+  assert.equal(enc.stem, "small");
   T.manualSeed(4);
   const encoder = resnet18({ inChannels: 1, stem: enc.stem, stemStride: enc.stemStride, widthMultiplier: enc.widthMultiplier, stageWidths: enc.stageWidths });
   seasonBatchNorms(encoder, greyPixels(64, 6000).sub(0.286).div(0.353));

@@ -12,6 +12,7 @@ import { Conv2d } from "../../src/nn/layers/conv.js";
 import { ReLU } from "../../src/nn/layers/activation.js";
 import { Module } from "../../src/nn/module.js";
 import { presetConfig } from "../../src/train/config.js";
+import { resolveRecipe } from "../../src/train/recipe.js";
 import { loadEncoder, ENCODER_FILE } from "../../src/train/export.js";
 import { exportOnnx, ONNX_FILE } from "../../src/train/export-onnx.js";
 import { moduleToOnnx, OPSET } from "../../src/nn/onnx/index.js";
@@ -25,7 +26,10 @@ const FASHION_STATS = { mean: [0.286], std: [0.353] };
 const COLOUR_STATS = { mean: [0.28, 0.3, 0.29], std: [0.34, 0.35, 0.33] };
 
 function cpuPresetRun(): { dir: string; enc: ReturnType<typeof presetConfig>["encoder"] } {
-  const enc = presetConfig("cpu").encoder;
+  const cpu = presetConfig("cpu");
+  // The cpu preset on Fashion-MNIST (grey, 28 px) resolves to the small stem.
+  resolveRecipe(cpu, { channels: 1, side: 28 });
+  const enc = cpu.encoder;
   assert.deepEqual(enc.stageWidths, [16, 32, 64, 256]);
   assert.equal(enc.stem, "small");
   T.manualSeed(0);

@@ -8,6 +8,7 @@ import { test } from "node:test";
 import * as T from "../../src/torch/index.js";
 import { presetConfig, type TrainConfig } from "../../src/train/config.js";
 import { makeLearner, makeOptimizer, peakLr } from "../../src/train/build.js";
+import { resolveRecipe } from "../../src/train/recipe.js";
 
 T.setNumThreads(1);
 
@@ -17,6 +18,7 @@ const INCLUDED = [/(^|\.)conv\d\.weight$/, /\.downsample\.0\.weight$/, /^online\
 
 function smokeConfig(over: (c: TrainConfig) => void): TrainConfig {
   const cfg = presetConfig("smoke");
+  resolveRecipe(cfg, { channels: 1, side: 28 });
   cfg.threads = 1;
   over(cfg);
   return cfg;
@@ -36,7 +38,9 @@ function norm(a: ArrayLike<number>): number {
 }
 
 test("the learner's real parameter names split into excluded (biases, BatchNorm) and included (kernels, weights)", () => {
-  const learner = makeLearner(presetConfig("smoke"), 1);
+  const cfg = presetConfig("smoke");
+  resolveRecipe(cfg, { channels: 1, side: 28 });
+  const learner = makeLearner(cfg, 1);
   const names = learner.namedTrainableParameters().map(([n]) => n);
   const excluded = names.filter((n) => EXCLUDED.some((r) => r.test(n)));
   const included = names.filter((n) => INCLUDED.some((r) => r.test(n)));

@@ -7,6 +7,7 @@ import { applyOverrides, effectivePrecision, presetConfig, setField, validateCon
 import { resolveTrainConfig } from "../../src/cli/train.js";
 import { UserError } from "../../src/util/errors.js";
 import { makeEncoder } from "../../src/train/build.js";
+import { resolveRecipe } from "../../src/train/recipe.js";
 
 test("presets resolve to complete, valid configurations", () => {
   for (const p of ["cpu", "gpu", "smoke"]) {
@@ -48,6 +49,7 @@ test("explicit stage widths: set as a list, validated, and built as layer1..laye
   assert.equal(presetConfig("gpu").encoder.stageWidths, null);
   assert.equal(presetConfig("smoke").encoder.stageWidths, null);
   const cfg = presetConfig("cpu");
+  resolveRecipe(cfg, { channels: 1, side: 28 });
   setField(cfg, "encoder.stageWidths", "null");
   setField(cfg, "encoder.stageWidths", "16,32,64,256");
   assert.deepEqual(cfg.encoder.stageWidths, [16, 32, 64, 256]);
@@ -76,7 +78,7 @@ test("validation names the bad field and the value", () => {
     ["optimizer.baseLr", "-1", /optimizer.baseLr must be in \(0, 100\)/],
     ["tauBase", "1.5", /tauBase must be in \[0, 1\]/],
     ["device", "tpu", /device must be cpu, cuda or cuda:N/],
-    ["augment.preset", "fancy", /augment.preset must be byol, cifar or gray28/],
+    ["augment.preset", "fancy", /augment.preset must be auto, byol, cifar or gray28/],
     ["optimizer.warmupEpochs", "99", /warmupEpochs must be in \[0, epochs\]/],
   ];
   for (const [field, value, re] of bad) {

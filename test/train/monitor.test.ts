@@ -7,6 +7,7 @@ import * as T from "../../src/torch/index.js";
 import type { ResolvedDataset } from "../../src/data/index.js";
 import { presetConfig } from "../../src/train/config.js";
 import { makeLearner } from "../../src/train/build.js";
+import { resolveRecipe } from "../../src/train/recipe.js";
 import { estimateMonitorS, monitorKnn } from "../../src/train/monitor.js";
 import { OnlineProbe } from "../../src/eval/online-probe.js";
 import { extractFeatures } from "../../src/eval/features.js";
@@ -14,6 +15,7 @@ import { accuracy, knnTop1 } from "../../src/eval/knn.js";
 import { tinyImages } from "../eval/helpers.js";
 
 const cfg = presetConfig("smoke");
+resolveRecipe(cfg, { channels: 1, side: 12 });
 cfg.knn.k = 10;
 const bank = tinyImages(120, 1, 12, 3, 1);
 const query = tinyImages(45, 1, 12, 3, 2);

@@ -9,6 +9,7 @@ import * as T from "../../src/torch/index.js";
 import { channelStats, inMemoryData, type ImageSet, type ResolvedDataset } from "../../src/data/index.js";
 import { presetConfig, type TrainConfig } from "../../src/train/config.js";
 import { makeAugmenters, makeLearner, makeOptimizer } from "../../src/train/build.js";
+import { resolveRecipe } from "../../src/train/recipe.js";
 import { OnlineProbe } from "../../src/eval/online-probe.js";
 import { readMetrics } from "../../src/train/metrics.js";
 import { train } from "../../src/train/trainer.js";
@@ -26,6 +27,7 @@ const SIZE = 28;
 
 function smokeConfig(over: Partial<TrainConfig> = {}): TrainConfig {
   const cfg = presetConfig("smoke");
+  resolveRecipe(cfg, { channels: 1, side: SIZE });
   Object.assign(cfg, { threads: 1, batchSize: BATCH, epochs: 1, logEverySteps: 10, checkpointEverySteps: 1000 }, over);
   cfg.knn = { ...cfg.knn, everyEpochs: 0 };
   return cfg;
