@@ -166,7 +166,7 @@ async function runOn(cfg: TrainConfig, data: ResolvedDataset, runDir: string, th
   }
   saveEncoder(join(runDir, ENCODER_FILE), encoder, {
     encoder: cfg.encoder, channels: data.train.channels, height: data.train.height, width: data.train.width,
-    mean: data.mean, std: data.std, dataset: data.name, ...(opts.encoder ? { custom: true } : {}),
+    mean: data.mean, std: data.std, dataset: data.name, ...(opts.encoder ? { custom: true } : {}), normalization: cfg.ablation.encoderNorm,
   });
   log(`trained ${result.step} steps in ${result.wallS.toFixed(0)} s; wrote ${join(runDir, ENCODER_FILE)}`);
   if (opts.evaluate === false) {

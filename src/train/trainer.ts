@@ -21,6 +21,7 @@ import { TrainStep, type DataParallel, type StepStats } from "./step.js";
 import { restoreRngStates, rngStateTensors } from "./rng-state.js";
 import { estimateMonitorS, monitorKnn, monitorSets } from "./monitor.js";
 import { BudgetedTotal, replanAtEpochEnd, type BudgetPlan } from "./time-budget.js";
+import { CollapseWatch } from "./collapse-watch.js";
 
 export type { DataParallel } from "./step.js";
 
@@ -192,6 +193,7 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
   const monitorPerEpochS = () => (monitor && rank0 && cfg.knn.everyEpochs > 0 ? estimateMonitorS(learner, monitor, data, cfg) / cfg.knn.everyEpochs : 0);
   const t0 = performance.now();
   const wall = () => wallBefore + (performance.now() - t0) / 1000;
+  const collapseWatch = new CollapseWatch();
   let intervalStart = performance.now();
   let intervalImages = 0;
   let lastGoodStep = opts.resume ? step : -1;
@@ -215,7 +217,7 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
       let b = epoch === startEpoch ? skipInEpoch : 0;
       for await (const batch of set.batches(epochBatches.slice(b))) {
         const lr = warmupCosineLr(step, totalSteps, warmupSteps, lrPeak);
-        const tau = byolTau(step, totalSteps, cfg.tauBase);
+        const tau = targetTau(cfg, step, totalSteps);
         if (trainStep.run(batch.images, batch.labels ?? null, lr, tau)) probeSeen += cfg.batchSize;
         step++;
         const plan = budget?.stepDone(monitorPerEpochS) ?? null;
@@ -229,7 +231,9 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
           intervalImages = 0;
           const st = readStats();
           const lossMean = dp ? dp.meanOf([st.lastLoss])[0] : st.lastLoss;
-          const row: MetricRow = { step, epoch: epoch + (b + 1) / epochBatches.length, loss: lossMean, lr, tau, img_per_s: ips };
+          const row: MetricRow = { step, epoch: epoch + (b + 1) / epochBatches.length, loss: lossMean, lr, tau, img_per_s: ips, collapse: st.collapse };
+          const collapsed = collapseWatch.observe(step, st.collapse);
+          if (collapsed && rank0) progress.log(collapsed);
           if (epochEnd) {
             if (probeSeen > 0) row.online_linear_top1 = st.probeCorrect / probeSeen;
             const everyK = cfg.knn.everyEpochs;
@@ -287,6 +291,12 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
     process.off("SIGTERM", onSigint);
   }
   return { learner, step, epoch: cfg.epochs, wallS: wall(), interrupted, cudaGraph: trainStep.graphMode };
+}
+
+/** τ of a step: BYOL's schedule, or the fixed 0 (target "online") or 1 ("frozen") of the ablations. */
+export function targetTau(cfg: TrainConfig, step: number, totalSteps: number): number {
+  const t = cfg.ablation.target;
+  return t === "online" ? 0 : t === "frozen" ? 1 : byolTau(step, totalSteps, cfg.tauBase);
 }
 
 /** The name of the first floating-point tensor holding an inf or NaN, or null (one fused norm per call). */
