@@ -119,7 +119,8 @@ export function parseEncoderMeta(raw: string, path: string): EncoderMeta {
     encoder: { arch: enc.arch, stem: enc.stem, stemStride: enc.stemStride, widthMultiplier: enc.widthMultiplier, stageWidths: enc.stageWidths ?? null } as TrainConfig["encoder"],
     channels, height: m.height as number, width: m.width as number, mean: m.mean as number[], std: m.std as number[], dataset: m.dataset as string,
     ...(m.custom === true ? { custom: true } : {}),
-    normalization: (m.normalization as NormKind | undefined) ?? "batchnorm",
+    // (Absent in files written before the switch existed: BatchNorm.)
+    ...(m.normalization !== undefined ? { normalization: m.normalization as NormKind } : {}),
   };
 }
 
