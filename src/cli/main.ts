@@ -5,6 +5,7 @@ import { TRAIN_HELP, trainCommand } from "./train.js";
 import { EVAL_HELP, evalCommand } from "./eval.js";
 import { EMBED_HELP, embedCommand } from "./embed.js";
 import { PREVIEW_HELP, previewCommand } from "./preview.js";
+import { ABLATE_HELP, ablateCommand } from "./ablate.js";
 
 const HELP = `byol — BYOL self-supervised learning on libtorch, from TypeScript
 
@@ -13,6 +14,7 @@ usage: byol <command> [options]
   eval      re-evaluate a run folder
   embed     write embeddings of images with a trained encoder
   preview   write a PNG grid of the two augmented views
+  ablate    run the table of BYOL ablations (one run per variant, ablation.json, ablation.html)
 
 ${TRAIN_HELP}
 
@@ -20,7 +22,9 @@ ${EVAL_HELP}
 
 ${EMBED_HELP}
 
-${PREVIEW_HELP}`;
+${PREVIEW_HELP}
+
+${ABLATE_HELP}`;
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -34,6 +38,8 @@ async function main(argv: string[]): Promise<number> {
       return embedCommand(rest);
     case "preview":
       return previewCommand(rest);
+    case "ablate":
+      return ablateCommand(rest);
     case "help":
     case "--help":
     case "-h":
@@ -41,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     default:
       if (cmd.startsWith("-")) return trainCommand(argv);
-      throw new UserError(`unknown command "${cmd}" (expected train, eval, embed or preview; see byol --help)`);
+      throw new UserError(`unknown command "${cmd}" (expected train, eval, embed, preview or ablate; see byol --help)`);
   }
 }
 
