@@ -11,6 +11,7 @@ import type { Module } from "./module.js";
 
 /** Which normalisation a network uses. */
 export type NormKind = "batchnorm" | "groupnorm-ws" | "none";
+/** The values of a normalisation switch. */
 export const NORM_KINDS: readonly NormKind[] = ["batchnorm", "groupnorm-ws", "none"];
 
 /** The normalisation layer over `channels` (2-D maps when `spatial`, else [N, C] vectors). */

@@ -81,8 +81,8 @@ export function renderAblationReport(input: AblationReportInput): string {
         cell(v.collapse === null ? null : fmtNum(v.collapse, 3)) + cell(v.epochs === null ? null : fmtNum(v.epochs, 4)) + cell(v.wall_s === null ? null : fmtDuration(v.wall_s))) +
       `<td class="pub">${pubCell}</td></tr>`;
   });
-  const table = `<table><thead><tr><th>Variant</th><th class="num">kNN top-1</th><th class="num">Linear top-1</th><th class="num">Collapse (last)</th><th class="num">Epochs</th><th class="num">Training</th><th>Published (linear top-1)</th></tr></thead><tbody>${rows.join("")}</tbody></table>` +
-    `<p class="cap">Measured on ${esc(s.dataset)} (test split), preset ${esc(s.preset)}, seed ${esc(s.seed)}, ${esc(fmtDuration(s.time_budget_s))} of training per variant; the collapse metric is the std over the batch of the L2-normalised online projection × √d (≈ 1 healthy, 0 collapsed), last logged value. ` +
+  const table = `<table><thead><tr><th>Variant</th><th class="num">kNN top-1</th><th class="num">Linear top-1</th><th class="num">Collapse (last)</th><th class="num">Epochs</th><th class="num">Wall time</th><th>Published (linear top-1)</th></tr></thead><tbody>${rows.join("")}</tbody></table>` +
+    `<p class="cap">Measured on ${esc(s.dataset)} (test split), preset ${esc(s.preset)}, seed ${esc(s.seed)}, ${esc(fmtDuration(s.time_budget_s))} of training per variant; the collapse metric is the std over the batch of the L2-normalised online projection × √d (≈ 1 healthy, 0 collapsed), last logged value; wall time is training and evaluation. ` +
     `Published figures are ImageNet results from much longer training, for comparison of direction, not size; <sup>?</sup> marks figures recalled with less certainty: check them against the paper before quoting.</p>`;
   const cats = s.variants.map((v) => v.name);
   const refs = [];
@@ -97,7 +97,9 @@ export function renderAblationReport(input: AblationReportInput): string {
     ],
     refs,
   });
-  const series: Series[] = input.curves.map((c, i) => ({ name: c.name, xs: c.steps, ys: c.collapse, color: PALETTE[i % PALETTE.length]!, strokeWidth: c.name === "full" ? 2.6 : 1.6 }));
+  // Ten names do not fit the chart's own legend row: the legend is an HTML list under the chart.
+  const series: Series[] = input.curves.map((c, i) => ({ name: c.name, xs: c.steps, ys: c.collapse, color: PALETTE[i % PALETTE.length]!, strokeWidth: c.name === "full" ? 2.6 : 1.6, hideInLegend: true }));
+  const legend = `<ul class="legend">${series.map((x) => `<li><span style="background:${esc(x.color)}"></span>${esc(x.name)}</li>`).join("")}</ul>`;
   const curves = lineChart({ id: "chart-ablation-collapse", title: "Collapse metric over training", xLabel: "step", yLabel: "std \u00d7 \u221ad", series, width: 760, height: 340, emptyText: "no collapse metric logged" });
   return `<!DOCTYPE html>
 <html lang="en">
@@ -114,7 +116,7 @@ export function renderAblationReport(input: AblationReportInput): string {
 <p class="sub">${esc(s.variants.length)} variants · ${esc(fmtDuration(s.time_budget_s))} of training each · preset ${esc(s.preset)} · seed ${esc(s.seed)}</p>
 <section><h2>Results beside published figures</h2>${table}</section>
 <section><h2>Accuracy per variant</h2>${bars}</section>
-<section><h2>Collapse over steps</h2>${curves}<p class="cap">Near 1 the projections spread over the sphere; near 0 every image maps to about the same vector (collapse).</p></section>
+<section><h2>Collapse over steps</h2>${curves}${legend}<p class="cap">Near 1 the projections spread over the sphere; near 0 every image maps to about the same vector (collapse).</p></section>
 </main>
 </body>
 </html>
@@ -130,4 +132,4 @@ const CSS = `body{margin:0;background:#fafafa;color:#222;font:14px/1.45 system-u
 main{max-width:1020px;margin:0 auto;padding:20px}h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:0 0 10px}
 .sub,.cap,.src{color:#666}.cap{font-size:12.5px}.src{font-size:11.5px}section{background:#fff;border:1px solid #ddd;border-radius:8px;padding:14px 16px;margin:14px 0;overflow-x:auto}
 table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #eee;padding:5px 8px;text-align:left;vertical-align:top}.num{text-align:right;white-space:nowrap}
-td.pub div{margin-bottom:3px}td.err{color:#b00}svg{max-width:100%;height:auto}`;
+td.pub div{margin-bottom:3px}.legend{list-style:none;padding:0;margin:4px 0;display:flex;flex-wrap:wrap;gap:4px 16px;font-size:12.5px}.legend span{display:inline-block;width:16px;height:3px;margin-right:6px;vertical-align:middle}td.err{color:#b00}svg{max-width:100%;height:auto}`;

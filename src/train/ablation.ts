@@ -36,6 +36,7 @@ export const ABLATION_VARIANTS: readonly { name: string; what: string; switches:
  */
 export const DEFAULT_VARIANT_BUDGET_S = 100;
 
+/** What runAblation needs: where, the base configuration, the budget per variant, which variants. */
 export interface AblationOptions {
   /** The folder of the table: one run folder per variant, ablation.json, ablation.html. */
   out: string;
@@ -49,6 +50,7 @@ export interface AblationOptions {
   quiet?: boolean;
 }
 
+/** ablation.json: the table's settings and one row per finished variant (SPEC §4). */
 export interface AblationSummary {
   dataset: string;
   time_budget_s: number;
