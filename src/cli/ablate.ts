@@ -1,7 +1,7 @@
 // `byol ablate`: the table of BYOL ablations on one dataset, an equal time budget per variant
 // (src/train/ablation.ts does the work).
 import { UserError } from "../util/errors.js";
-import { ABLATION_VARIANTS, DEFAULT_VARIANT_BUDGET_S, parseVariantNames, runAblation } from "../train/ablation.js";
+import { ABLATION_VARIANTS, DEFAULT_ABLATION_LIMIT, DEFAULT_VARIANT_BUDGET_S, parseVariantNames, runAblation } from "../train/ablation.js";
 import { parseDuration } from "../train/time-budget.js";
 import { parse } from "./args.js";
 import { resolveTrainConfig } from "./train.js";
@@ -14,7 +14,9 @@ export const ABLATE_HELP = `byol ablate --out DIR [options]
   --out DIR             the table's folder (required)
   --only NAMES          comma-separated variants to run (the others' finished folders stay in the table)
   --time-budget T       training time per variant (default ${DEFAULT_VARIANT_BUDGET_S}s: the cpu table in ~30 minutes on 2 cores)
-  --preset NAME  --dataset NAME  --data-dir DIR  --limit N  --device DEV  --seed N  --threads N
+  --limit N             pretraining images per variant (default ${DEFAULT_ABLATION_LIMIT}, or the preset's if smaller:
+                        the budget must fit at least one epoch)
+  --preset NAME  --dataset NAME  --data-dir DIR  --device DEV  --seed N  --threads N
   --set FIELD=VALUE     any configuration field of the base run (not ablation.*: the variants set those)
   --label-fractions     also train the 1% / 10% label probes in each evaluation (off: they cost time)
   --quiet               no progress output`;
@@ -43,6 +45,7 @@ export async function ablateCommand(argv: string[]): Promise<number> {
     preset: values.preset, dataset: values.dataset, "data-dir": values["data-dir"], limit: values.limit, device: values.device,
     seed: values.seed, threads: values.threads, set: sets, "no-label-fractions": !values["label-fractions"],
   });
+  if (values.limit === undefined) base.datasetLimit = Math.min(base.datasetLimit ?? Infinity, DEFAULT_ABLATION_LIMIT);
   await runAblation({ out: values.out, base, timeBudgetS: budget, only, quiet: values.quiet });
   return 0;
 }
