@@ -3,7 +3,7 @@
 // variant under one folder, then ablation.json and ablation.html over all finished variants. A variant
 // whose folder holds eval.json (or failure.json: it stopped with an error, e.g. a non-finite loss) is
 // finished and not run again; one with a checkpoint but no evaluation is resumed.
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { UserError } from "../util/errors.js";
 import { ensureDir, writeFileAtomic } from "../util/file-writes.js";
@@ -95,8 +95,20 @@ function statusOf(dir: string): Status {
   if (existsSync(join(dir, "eval.json"))) return "finished";
   if (existsSync(join(dir, "failure.json"))) return "failed";
   if (existsSync(checkpointPath(dir)) && existsSync(join(dir, "config.json"))) return "resume";
+  // A start that ended before its first checkpoint (a budget that fits no epoch, say) left only these:
+  // nothing to keep, so the variant starts afresh.
+  if (existsSync(dir) && isAbortedStart(dir)) {
+    for (const f of ["config.json", "metrics.jsonl", "checkpoints"]) rmSync(join(dir, f), { recursive: true, force: true });
+    return "new";
+  }
   if (existsSync(dir) && readdirSync(dir).length > 0) throw new UserError(`${dir} holds neither a finished variant nor a resumable run: remove it to run that variant again`);
   return "new";
+}
+
+function isAbortedStart(dir: string): boolean {
+  const entries = readdirSync(dir);
+  const ckDir = join(dir, "checkpoints");
+  return entries.length > 0 && entries.every((e) => ["config.json", "metrics.jsonl", "checkpoints"].includes(e)) && (!existsSync(ckDir) || readdirSync(ckDir).length === 0);
 }
 
 function readJson(path: string): Record<string, unknown> {

@@ -48,6 +48,11 @@ test("resumable: finished and failed variants are not run again; ablation.json a
   write("full", "metrics.jsonl", [10, 20].map((s) => JSON.stringify({ step: s, epoch: 1, loss: 3, lr: 0.1, tau: 0.99, img_per_s: 9, collapse: s === 20 ? 0.83 : 0.9 })).join("\n") + "\n");
   write("no-norm", "config.json", variantConfig(base, "no-norm", 30));
   write("no-norm", "failure.json", { error: "loss became NaN at step 3 (lr 1e-1); training stopped" });
+  // A start that ended before its first checkpoint (here: no dataset) is started afresh, not refused.
+  write("tau-1", "config.json", variantConfig(base, "tau-1", 30));
+  mkdirSync(path.join(out, "tau-1", "checkpoints"));
+  const other = await runAblation({ out, base: { ...base, dataset: "folder:/nonexistent" }, timeBudgetS: 30, only: ["tau-1"], log: () => {} }).catch((e: Error) => e);
+  assert.ok(other instanceof Error && /nonexistent/.test(other.message) && !/remove it/.test(other.message), String(other));
   const lines: string[] = [];
   // If either variant ran, training would need a dataset this test never provides.
   const s = await runAblation({ out, base: { ...base, dataset: "folder:/nonexistent" }, timeBudgetS: 30, only: ["full", "no-norm"], log: (l) => lines.push(l) });
