@@ -23,7 +23,7 @@ export {
 } from "./optim/index.js";
 
 // The BYOL learner (online, target, predictor) and its loss.
-export { BYOL, byolLoss, symmetricByolLoss, type BYOLOptions, type Encoder, type ForwardLossResult } from "./byol/index.js";
+export { BYOL, byolLoss, symmetricByolLoss, collapseMetric, type BYOLOptions, type Encoder, type ForwardLossResult, type TargetMode } from "./byol/index.js";
 
 // Batched per-image view augmentations and the view-pair presets (BYOL's, CIFAR's, 28x28 grey).
 export {
@@ -50,7 +50,8 @@ export { extractFeaturesStream } from "./eval/features.js";
 // Whole runs as `byol train` and `byol eval` do them, their configuration, and the exported encoder.
 export { trainRun as train, resolveConfig, defaultRunDir, type ConfigInput, type RunOptions, type RunResult } from "./train/run.js";
 export { evaluateRunDir as evaluate, evaluateRun, type EvaluateRunDirOptions, type RunEvaluation } from "./train/evaluate-run.js";
-export { presetConfig, validateConfig, type TrainConfig, type PresetName } from "./train/config.js";
+export { presetConfig, validateConfig, type TrainConfig, type PresetName, type AblationSwitches } from "./train/config.js";
+export { runAblation, ABLATION_VARIANTS, type AblationOptions, type AblationSummary } from "./train/ablation.js";
 export { makeEncoder, makeLearner, type EncoderFactory } from "./train/build.js";
 export { train as trainLoop, type TrainOptions, type TrainResult } from "./train/trainer.js";
 export { ENCODER_FILE, saveEncoder, readEncoderFile, loadEncoder, type EncoderMeta } from "./train/export.js";

@@ -8,10 +8,21 @@
 // network stays a consistent, usable model in eval mode (e.g. when its encoder is exported or monitored):
 // its running statistics then describe activations of weights close to its own. Without this they would
 // only follow the target's own forward passes, which PyTorch also does, and which we keep as well.
+//
+// Ablation switches (the defaults are BYOL as published; src/train/config.ts `ablation`):
+// - predictor: false → no predictor; the online projection is compared with the target's directly.
+// - target: "ema" (τ schedule), "online" (τ = 0: the target IS the online network, one set of
+//   weights, SimSiam-style; its projections are the online projections of the other view, so no
+//   extra forward pass), "frozen" (τ = 1: the target keeps its initial weights for ever).
+// - stopGradient: false → the loss's gradient also flows through the target's projections z′ into
+//   the network that made them. That is only meaningful when that network is the online one
+//   (target "online"): the gradient then reaches the shared weights through both branches.
+// - projectorNorm / predictorNorm: BatchNorm, GroupNorm + weight standardisation, or none.
 import * as T from "../torch/index.js";
 import { Module } from "../nn/module.js";
 import { mlpHead } from "../nn/mlp.js";
-import type { Sequential } from "../nn/layers/sequential.js";
+import type { NormKind } from "../nn/norm.js";
+import { Sequential } from "../nn/layers/sequential.js";
 import { UserError } from "../util/errors.js";
 import * as F from "../optim/foreach.js";
 import { byolLoss } from "./loss.js";
@@ -36,7 +47,19 @@ export interface BYOLOptions {
    * "copy": the target starts as an exact copy of the online network.
    */
   targetInit?: "independent" | "copy";
+  /** false: no predictor (the online projection is regressed onto the target's). Default true. */
+  predictor?: boolean;
+  /** false: the loss's gradient also flows through the target branch (needs target "online"). Default true. */
+  stopGradient?: boolean;
+  /** "ema" (default): moving-average target; "online": the online network itself (τ = 0); "frozen": never updated (τ = 1). */
+  target?: TargetMode;
+  /** Normalisation in the projector's and predictor's hidden layer (default "batchnorm"). */
+  projectorNorm?: NormKind;
+  predictorNorm?: NormKind;
 }
+
+/** How the target network relates to the online one (see the file comment). */
+export type TargetMode = "ema" | "online" | "frozen";
 
 /** The result of one BYOL forward pass on a pair of views. */
 export interface ForwardLossResult {
@@ -44,6 +67,8 @@ export interface ForwardLossResult {
   loss: T.Tensor;
   /** The online representation y of view 1, detached (for an online linear probe). */
   repr1: T.Tensor;
+  /** The online projection z of view 1, detached (for the collapse metric). */
+  proj1: T.Tensor;
 }
 
 export interface OnlineNetwork {
@@ -67,6 +92,9 @@ export class BYOL {
   readonly hiddenDim: number;
   readonly predictorHiddenDim: number;
   readonly targetInit: "independent" | "copy";
+  readonly targetMode: TargetMode;
+  readonly stopGradient: boolean;
+  readonly hasPredictor: boolean;
   private trainingMode = true;
 
   constructor(opts: BYOLOptions) {
@@ -78,9 +106,23 @@ export class BYOL {
     this.predictorHiddenDim = opts.predictorHiddenDim ?? this.hiddenDim;
     this.targetInit = opts.targetInit ?? "independent";
     if (this.targetInit !== "independent" && this.targetInit !== "copy") throw new UserError(`BYOL: targetInit must be "independent" or "copy", got "${opts.targetInit}"`);
+    this.targetMode = opts.target ?? "ema";
+    this.stopGradient = opts.stopGradient ?? true;
+    this.hasPredictor = opts.predictor ?? true;
+    if (!["ema", "online", "frozen"].includes(this.targetMode)) throw new UserError(`BYOL: target must be "ema", "online" or "frozen", got "${opts.target}"`);
+    if (!this.stopGradient && this.targetMode !== "online") {
+      throw new UserError(`BYOL: stopGradient off needs target "online" (without the stop-gradient the loss's gradient flows into the target branch, so it must be the online network; a "${this.targetMode}" target takes no gradients)`);
+    }
     const device = enc.device;
-    this.online = { encoder: enc, projector: mlpHead(enc.outDim, this.hiddenDim, this.projectionDim).to(device) };
-    this.predictor = mlpHead(this.projectionDim, this.predictorHiddenDim, this.projectionDim).to(device);
+    const pNorm = opts.projectorNorm ?? "batchnorm";
+    this.online = { encoder: enc, projector: mlpHead(enc.outDim, this.hiddenDim, this.projectionDim, pNorm).to(device) };
+    // Without a predictor an empty Sequential passes the projection through (no tensors).
+    this.predictor = this.hasPredictor ? mlpHead(this.projectionDim, this.predictorHiddenDim, this.projectionDim, opts.predictorNorm ?? "batchnorm").to(device) : new Sequential();
+    if (this.targetMode === "online") {
+      // One set of weights: the target is the online network.
+      this.target = this.online;
+      return;
+    }
     let tEnc: Module;
     let tProj: Sequential;
     if (this.targetInit === "copy") {
@@ -88,7 +130,7 @@ export class BYOL {
       tProj = this.online.projector.clone();
     } else {
       tEnc = opts.makeEncoder ? opts.makeEncoder().to(device) : enc.clone().resetParameters();
-      tProj = mlpHead(enc.outDim, this.hiddenDim, this.projectionDim).to(device);
+      tProj = mlpHead(enc.outDim, this.hiddenDim, this.projectionDim, pNorm).to(device);
       const a = Object.keys(enc.stateDict());
       const b = Object.keys(tEnc.stateDict());
       if (a.length !== b.length || a.some((k, i) => k !== b[i])) throw new UserError("BYOL: makeEncoder() built an encoder with other tensors than the online encoder");
@@ -102,13 +144,18 @@ export class BYOL {
     return this.trainingMode;
   }
 
-  /** Sets the online network's and predictor's mode. The target always stays in training mode (batch statistics). */
+  /** Sets the online network's and predictor's mode. A separate target always stays in training mode (batch statistics). */
   train(mode = true): this {
     this.trainingMode = mode;
     this.online.encoder.train(mode);
     this.online.projector.train(mode);
     this.predictor.train(mode);
     return this;
+  }
+
+  /** Whether the target is the online network itself (target "online": one set of weights). */
+  get sharesTarget(): boolean {
+    return this.target === this.online;
   }
 
   eval(): this {
@@ -135,12 +182,16 @@ export class BYOL {
   forwardLoss(v1: T.Tensor, v2: T.Tensor): ForwardLossResult {
     return T.tidy(() => {
       const y1 = this.online.encoder.forward(v1);
-      const p1 = this.predictor.forward(this.online.projector.forward(y1));
+      const o1 = this.online.projector.forward(y1);
+      const p1 = this.predictor.forward(o1);
       const y2 = this.online.encoder.forward(v2);
-      const p2 = this.predictor.forward(this.online.projector.forward(y2));
-      const [z1, z2] = T.noGrad(() => [this.targetProject(v1), this.targetProject(v2)]);
-      const loss = byolLoss(p1, z2).add_(byolLoss(p2, z1)).mean();
-      return { loss, repr1: y1.detach() };
+      const o2 = this.online.projector.forward(y2);
+      const p2 = this.predictor.forward(o2);
+      // A shared target's projections are the online ones (the same network on the same views).
+      const [z1, z2] = this.sharesTarget ? [o1, o2] : T.noGrad(() => [this.targetProject(v1), this.targetProject(v2)]);
+      const sg = this.stopGradient;
+      const loss = byolLoss(p1, z2, sg).add_(byolLoss(p2, z1, sg)).mean();
+      return { loss, repr1: y1.detach(), proj1: o1.detach() };
     });
   }
 
@@ -159,6 +210,8 @@ export class BYOL {
    */
   updateTarget(tau: number | T.Tensor, oneMinusTau?: T.Tensor): void {
     if (typeof tau === "number" && !(tau >= 0 && tau <= 1)) throw new UserError(`BYOL: tau must be in [0, 1], got ${tau}`);
+    // A shared target follows the online network by being it; a frozen one never moves.
+    if (this.targetMode !== "ema") return;
     const tf: T.Tensor[] = [];
     const of: T.Tensor[] = [];
     const ti: T.Tensor[] = [];
@@ -233,25 +286,23 @@ export class BYOL {
 
   /** Every tensor under "online.encoder.", "online.projector.", "predictor.", "target.encoder.", "target.projector.". */
   stateDict(): Record<string, T.Tensor> {
-    return {
-      ...this.online.encoder.stateDict("online.encoder"),
-      ...this.online.projector.stateDict("online.projector"),
-      ...this.predictor.stateDict("predictor"),
-      ...this.target.encoder.stateDict("target.encoder"),
-      ...this.target.projector.stateDict("target.projector"),
-    };
+    const out: Record<string, T.Tensor> = {};
+    this.namedParts().forEach(([p, m]) => Object.assign(out, m.stateDict(p.slice(0, -1))));
+    return out;
   }
 
   /** Loads a stateDict(); strict (default) requires every key of all five parts and nothing else. */
   loadStateDict(sd: Record<string, T.Tensor>, opts: { strict?: boolean } = {}): { missing: string[]; unexpected: string[] } {
     const strict = opts.strict ?? true;
-    const parts = this.parts();
-    const unexpected = Object.keys(sd).filter((k) => !PREFIXES.some((p) => k.startsWith(p)));
+    const named = this.namedParts();
+    const parts = named.map(([, m]) => m);
+    const prefixes = named.map(([p]) => p);
+    const unexpected = Object.keys(sd).filter((k) => !prefixes.some((p) => k.startsWith(p)));
     if (strict && unexpected.length) throw new UserError(`BYOL state dict: unexpected key ${unexpected[0]}${unexpected.length > 1 ? ` (+${unexpected.length - 1} more)` : ""}`);
-    const split = PREFIXES.map((p) => Object.fromEntries(Object.entries(sd).filter(([k]) => k.startsWith(p)).map(([k, v]) => [k.slice(p.length), v])));
+    const split = prefixes.map((p) => Object.fromEntries(Object.entries(sd).filter(([k]) => k.startsWith(p)).map(([k, v]) => [k.slice(p.length), v])));
     // Check every part (shapes and keys) before copying anything.
     const missing: string[] = [];
-    PREFIXES.forEach((p, i) => {
+    prefixes.forEach((p, i) => {
       const own = parts[i].stateDict();
       for (const k of Object.keys(own)) if (!(k in split[i])) missing.push(p + k);
       for (const k of Object.keys(split[i])) {
@@ -286,6 +337,12 @@ export class BYOL {
   }
 
   private parts(): Module[] {
-    return [this.online.encoder, this.online.projector, this.predictor, this.target.encoder, this.target.projector];
+    return this.namedParts().map(([, m]) => m);
+  }
+
+  // Each network once under its state-dict prefix: a shared target ("online") has no tensors of its own.
+  private namedParts(): [string, Module][] {
+    const all: Module[] = [this.online.encoder, this.online.projector, this.predictor, this.target.encoder, this.target.projector];
+    return PREFIXES.map((p, i) => [p, all[i]] as [string, Module]).slice(0, this.sharesTarget ? 3 : 5);
   }
 }

@@ -3,12 +3,13 @@ import * as T from "../torch/index.js";
 
 /**
  * Per-sample loss [N] between online predictions p [N, D] and target projections z [N, D]. z is
- * detached (stop-gradient), so gradients reach p only. The cosine is taken in float32 even when the
+ * detached (stop-gradient), so gradients reach p only; with `stopGradient` false (an ablation) they
+ * reach z too. The cosine is taken in float32 even when the
  * heads ran in bf16 under autocast: a bf16 loss near its floor (8 significant bits) would round the
  * small differences between steps away.
  */
-export function byolLoss(p: T.Tensor, z: T.Tensor): T.Tensor {
-  return T.tidy(() => T.cosineSimilarity(p.to("float32"), z.detach().to("float32"), 1).mul(-2).add(2));
+export function byolLoss(p: T.Tensor, z: T.Tensor, stopGradient = true): T.Tensor {
+  return T.tidy(() => T.cosineSimilarity(p.to("float32"), (stopGradient ? z.detach() : z).to("float32"), 1).mul(-2).add(2));
 }
 
 /** The symmetric loss averaged over the batch: mean(ℓ(p₁, z₂) + ℓ(p₂, z₁)), a scalar in [0, 8]. */

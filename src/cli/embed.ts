@@ -43,6 +43,7 @@ export async function embedCommand(argv: string[]): Promise<number> {
   const { tensors, meta } = readEncoderFile(values.encoder);
   const cfg = presetConfig("cpu");
   cfg.encoder = meta.encoder;
+  cfg.ablation.encoderNorm = meta.normalization ?? "batchnorm";
   cfg.device = device;
   const encoder = makeEncoder(cfg, meta.channels);
   encoder.loadStateDict(tensors);

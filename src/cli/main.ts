@@ -6,6 +6,7 @@ import { EVAL_HELP, evalCommand } from "./eval.js";
 import { EMBED_HELP, embedCommand } from "./embed.js";
 import { PREVIEW_HELP, previewCommand } from "./preview.js";
 import { EXPORT_HELP, exportCommand } from "./export.js";
+import { ABLATE_HELP, ablateCommand } from "./ablate.js";
 
 const HELP = `byol — BYOL self-supervised learning on libtorch, from TypeScript
 
@@ -15,6 +16,7 @@ usage: byol <command> [options]
   embed     write embeddings of images with a trained encoder
   export    write a run's encoder as ONNX (encoder.onnx), for runtimes without libtorch
   preview   write a PNG grid of the two augmented views
+  ablate    run the table of BYOL ablations (one run per variant, ablation.json, ablation.html)
 
 ${TRAIN_HELP}
 
@@ -24,7 +26,9 @@ ${EMBED_HELP}
 
 ${EXPORT_HELP}
 
-${PREVIEW_HELP}`;
+${PREVIEW_HELP}
+
+${ABLATE_HELP}`;
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -40,6 +44,8 @@ async function main(argv: string[]): Promise<number> {
       return previewCommand(rest);
     case "export":
       return exportCommand(rest);
+    case "ablate":
+      return ablateCommand(rest);
     case "help":
     case "--help":
     case "-h":
@@ -47,7 +53,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     default:
       if (cmd.startsWith("-")) return trainCommand(argv);
-      throw new UserError(`unknown command "${cmd}" (expected train, eval, embed, export or preview; see byol --help)`);
+      throw new UserError(`unknown command "${cmd}" (expected train, eval, embed, export, preview or ablate; see byol --help)`);
   }
 }
 

@@ -5,3 +5,4 @@ export * as init from "./init.js";
 export { ResNet, BasicBlock, Bottleneck, resnet18, resnet34, resnet50, RESNETS, type ResNetName, type ResNetOptions, type Stem } from "./resnet.js";
 export { mlpHead } from "./mlp.js";
 export { saveModule, loadModule } from "./io.js";
+export { normLayer, convFor, linearFor, NORM_KINDS, type NormKind } from "./norm.js";

@@ -4,10 +4,15 @@
 // "small" (3x3 stride-1 conv, no max-pool, the usual choice for 28–32 px images). A width multiplier
 // scales every stage (0.25 → 16, 32, 64, 128 channels) for small machines; explicit stage widths
 // (e.g. 16, 32, 64, 256) widen only the late, low-resolution stages, where channels are cheap.
+// The normalisation can be switched (src/nn/norm.ts): GroupNorm with weight-standardised convolutions
+// sits where torchvision's `norm_layer` argument puts it (bn1, layer1.0.bn2, downsample.1, ...), and
+// "none" leaves an Identity there (no tensors).
 import * as T from "../torch/index.js";
 import { UserError } from "../util/errors.js";
 import { kaimingNormal_ } from "./init.js";
-import { BatchNorm2d, BatchNormBase } from "./layers/batchnorm.js";
+import { BatchNormBase } from "./layers/batchnorm.js";
+import { GroupNorm } from "./layers/groupnorm.js";
+import { convFor, normLayer, type NormKind } from "./norm.js";
 import { Conv2d } from "./layers/conv.js";
 import { AdaptiveAvgPool2d, MaxPool2d } from "./layers/pooling.js";
 import { Identity, ReLU } from "./layers/activation.js";
@@ -37,25 +42,27 @@ export interface ResNetOptions {
   stemStride?: number;
   /** Convert inputs (and the weights, via toChannelsLast) to channels-last memory format. */
   channelsLast?: boolean;
+  /** "batchnorm" (default, torchvision's), "groupnorm-ws" or "none". */
+  norm?: NormKind;
 }
 
 /** Two 3x3 convolutions with a shortcut (ResNet-18/34). */
 export class BasicBlock extends Module {
   static readonly expansion = 1;
   readonly conv1: Conv2d;
-  readonly bn1: BatchNorm2d;
+  readonly bn1: Module;
   readonly relu: ReLU;
   readonly conv2: Conv2d;
-  readonly bn2: BatchNorm2d;
+  readonly bn2: Module;
   readonly downsample: Sequential | null;
 
-  constructor(inplanes: number, planes: number, stride = 1, downsample: Sequential | null = null) {
+  constructor(inplanes: number, planes: number, stride = 1, downsample: Sequential | null = null, norm: NormKind = "batchnorm") {
     super();
-    this.conv1 = this.registerModule("conv1", new Conv2d(inplanes, planes, 3, { stride, padding: 1, bias: false }));
-    this.bn1 = this.registerModule("bn1", new BatchNorm2d(planes));
+    this.conv1 = this.registerModule("conv1", convFor(norm, inplanes, planes, 3, { stride, padding: 1, bias: false }));
+    this.bn1 = this.registerModule("bn1", normLayer(norm, planes, true));
     this.relu = this.registerModule("relu", new ReLU(true));
-    this.conv2 = this.registerModule("conv2", new Conv2d(planes, planes, 3, { padding: 1, bias: false }));
-    this.bn2 = this.registerModule("bn2", new BatchNorm2d(planes));
+    this.conv2 = this.registerModule("conv2", convFor(norm, planes, planes, 3, { padding: 1, bias: false }));
+    this.bn2 = this.registerModule("bn2", normLayer(norm, planes, true));
     this.downsample = downsample ? this.registerModule("downsample", downsample) : null;
   }
 
@@ -72,23 +79,23 @@ export class BasicBlock extends Module {
 export class Bottleneck extends Module {
   static readonly expansion = 4;
   readonly conv1: Conv2d;
-  readonly bn1: BatchNorm2d;
+  readonly bn1: Module;
   readonly conv2: Conv2d;
-  readonly bn2: BatchNorm2d;
+  readonly bn2: Module;
   readonly conv3: Conv2d;
-  readonly bn3: BatchNorm2d;
+  readonly bn3: Module;
   readonly relu: ReLU;
   readonly downsample: Sequential | null;
 
-  constructor(inplanes: number, planes: number, stride = 1, downsample: Sequential | null = null) {
+  constructor(inplanes: number, planes: number, stride = 1, downsample: Sequential | null = null, norm: NormKind = "batchnorm") {
     super();
     const width = planes;
-    this.conv1 = this.registerModule("conv1", new Conv2d(inplanes, width, 1, { bias: false }));
-    this.bn1 = this.registerModule("bn1", new BatchNorm2d(width));
-    this.conv2 = this.registerModule("conv2", new Conv2d(width, width, 3, { stride, padding: 1, bias: false }));
-    this.bn2 = this.registerModule("bn2", new BatchNorm2d(width));
-    this.conv3 = this.registerModule("conv3", new Conv2d(width, planes * Bottleneck.expansion, 1, { bias: false }));
-    this.bn3 = this.registerModule("bn3", new BatchNorm2d(planes * Bottleneck.expansion));
+    this.conv1 = this.registerModule("conv1", convFor(norm, inplanes, width, 1, { bias: false }));
+    this.bn1 = this.registerModule("bn1", normLayer(norm, width, true));
+    this.conv2 = this.registerModule("conv2", convFor(norm, width, width, 3, { stride, padding: 1, bias: false }));
+    this.bn2 = this.registerModule("bn2", normLayer(norm, width, true));
+    this.conv3 = this.registerModule("conv3", convFor(norm, width, planes * Bottleneck.expansion, 1, { bias: false }));
+    this.bn3 = this.registerModule("bn3", normLayer(norm, planes * Bottleneck.expansion, true));
     this.relu = this.registerModule("relu", new ReLU(true));
     this.downsample = downsample ? this.registerModule("downsample", downsample) : null;
   }
@@ -125,6 +132,7 @@ export class ResNet extends Module {
   readonly widthMultiplier: number;
   readonly stemStride: number;
   readonly widths: number[];
+  readonly norm: NormKind;
   channelsLast: boolean;
   private readonly stages: Sequential[];
 
@@ -135,6 +143,9 @@ export class ResNet extends Module {
     this.widthMultiplier = opts.widthMultiplier ?? 1;
     this.channelsLast = opts.channelsLast ?? false;
     this.stemStride = opts.stemStride ?? 1;
+    this.norm = opts.norm ?? "batchnorm";
+    if (!["batchnorm", "groupnorm-ws", "none"].includes(this.norm)) throw new UserError(`ResNet: norm must be batchnorm, groupnorm-ws or none, got "${opts.norm}"`);
+    const norm = this.norm;
     if (this.stemStride !== 1 && this.stemStride !== 2) throw new UserError(`ResNet: stemStride must be 1 or 2, got ${opts.stemStride}`);
     if (!Number.isInteger(this.inChannels) || this.inChannels < 1) throw new UserError(`ResNet: inChannels must be a positive integer, got ${opts.inChannels}`);
     if (this.stem !== "imagenet" && this.stem !== "small") throw new UserError(`ResNet: stem must be "imagenet" or "small", got "${opts.stem}"`);
@@ -142,8 +153,8 @@ export class ResNet extends Module {
     this.widths = resnetStageWidths(this.widthMultiplier, opts.stageWidths);
     let inplanes = this.widths[0];
     const small = this.stem === "small";
-    this.registerModule("conv1", new Conv2d(this.inChannels, inplanes, small ? 3 : 7, { stride: small ? this.stemStride : 2, padding: small ? 1 : 3, bias: false }));
-    this.registerModule("bn1", new BatchNorm2d(inplanes));
+    this.registerModule("conv1", convFor(norm, this.inChannels, inplanes, small ? 3 : 7, { stride: small ? this.stemStride : 2, padding: small ? 1 : 3, bias: false }));
+    this.registerModule("bn1", normLayer(norm, inplanes, true));
     this.registerModule("relu", new ReLU(true));
     this.registerModule("maxpool", small ? new Identity() : new MaxPool2d(3, 2, 1));
     this.stages = layers.map((blocks, i) => {
@@ -151,11 +162,11 @@ export class ResNet extends Module {
       const stride = i === 0 ? 1 : 2;
       let downsample: Sequential | null = null;
       if (stride !== 1 || inplanes !== planes * block.expansion) {
-        downsample = new Sequential(new Conv2d(inplanes, planes * block.expansion, 1, { stride, bias: false }), new BatchNorm2d(planes * block.expansion));
+        downsample = new Sequential(convFor(norm, inplanes, planes * block.expansion, 1, { stride, bias: false }), normLayer(norm, planes * block.expansion, true));
       }
-      const stage = new Sequential(new block(inplanes, planes, stride, downsample));
+      const stage = new Sequential(new block(inplanes, planes, stride, downsample, norm));
       inplanes = planes * block.expansion;
-      for (let b = 1; b < blocks; b++) stage.append(new block(inplanes, planes));
+      for (let b = 1; b < blocks; b++) stage.append(new block(inplanes, planes, 1, null, norm));
       return this.registerModule(`layer${i + 1}`, stage);
     });
     this.registerModule("avgpool", new AdaptiveAvgPool2d(1));
@@ -164,11 +175,11 @@ export class ResNet extends Module {
     if (this.channelsLast) this.toChannelsLast();
   }
 
-  // torchvision's ResNet init: convolutions He-normal (fan_out, relu), BatchNorm weight 1 and bias 0.
+  // torchvision's ResNet init: convolutions He-normal (fan_out, relu), BatchNorm/GroupNorm weight 1 and bias 0.
   private initWeights(): void {
     for (const m of this.modules()) {
       if (m instanceof Conv2d) kaimingNormal_(m.weight, 0, "fan_out", "relu");
-      else if (m instanceof BatchNormBase) {
+      else if (m instanceof BatchNormBase || m instanceof GroupNorm) {
         T.noGrad(() => {
           m.weight?.fill_(1);
           m.bias?.zero_();

@@ -25,6 +25,8 @@ export interface MetricRow {
   online_linear_top1?: number | null;
   /** The online probe's classifier on the kNN monitor's clean test images, at epoch ends. */
   online_linear_clean_top1?: number | null;
+  /** The collapse metric of the online projections (≈ 1 healthy, 0 collapsed), on logged steps. */
+  collapse?: number | null;
 }
 
 /** eval.json as specified in SPEC section 4; accuracies are fractions in [0, 1]. */
@@ -234,6 +236,8 @@ function trainingCurves(metrics: MetricRow[]): string {
   return (
     `<div class="grid">` +
     noisy("chart-loss", "Loss", "loss", column(metrics, "loss"), "#4e79a7") +
+    // Beside the loss: a loss near its floor means little if the projections have collapsed (≈ 0 here).
+    (metrics.some((r) => finite(r.collapse) !== null) ? plain("chart-collapse", "Collapse metric (\u2248 1 healthy, 0 collapsed)", "std \u00d7 \u221ad", column(metrics, "collapse"), "#e15759") : "") +
     plain("chart-lr", "Learning rate", "lr", column(metrics, "lr"), "#f28e2b") +
     plain("chart-tau", "Target EMA \u03c4", "\u03c4", column(metrics, "tau"), "#59a14f") +
     noisy("chart-speed", "Throughput", "images / s", column(metrics, "img_per_s"), "#b07aa1") +

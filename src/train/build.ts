@@ -18,6 +18,7 @@ export function makeEncoder(cfg: TrainConfig, channels: number): ResNet {
     stemStride: cfg.encoder.stemStride,
     widthMultiplier: cfg.encoder.widthMultiplier,
     stageWidths: cfg.encoder.stageWidths,
+    norm: cfg.ablation.encoderNorm,
   };
   const make = { resnet18, resnet34, resnet50 }[cfg.encoder.arch];
   const enc = make(opts);
@@ -42,6 +43,11 @@ export function makeLearner(cfg: TrainConfig, channels: number, customEncoder?: 
     hiddenDim: cfg.projector.hiddenDim,
     predictorHiddenDim: cfg.predictor.hiddenDim,
     targetInit: cfg.targetInit,
+    predictor: cfg.ablation.predictor,
+    stopGradient: cfg.ablation.stopGradient,
+    target: cfg.ablation.target,
+    projectorNorm: cfg.ablation.projectorNorm,
+    predictorNorm: cfg.ablation.predictorNorm,
   });
   if (cfg.device !== "cpu") learner.to(cfg.device);
   return learner;

@@ -5,6 +5,7 @@ import { isPlainObject } from "../util/json-object.js";
 import { cpuHasNativeBf16 } from "../torch/index.js";
 import type { BudgetPlan } from "./time-budget.js";
 import type { RecipeRecord } from "./recipe.js";
+import { NORM_KINDS, type NormKind } from "../nn/norm.js";
 
 /** cpu (a laptop in 10 minutes), gpu (one GPU, the paper's heads) or smoke (seconds, for tests). */
 export type PresetName = "cpu" | "gpu" | "smoke";
@@ -96,6 +97,25 @@ export interface TrainConfig {
   logEverySteps: number;
   nproc: number;
   syncBatchNorm: boolean;
+  /** The method's parts, switchable for ablations (docs/ablations.md); the defaults are BYOL as published. */
+  ablation: AblationSwitches;
+}
+
+/** BYOL's parts as switches (`byol ablate` runs a table of them). */
+export interface AblationSwitches {
+  /** Normalisation in the encoder, the projector's and the predictor's hidden layer: batchnorm | groupnorm-ws | none. */
+  encoderNorm: NormKind;
+  projectorNorm: NormKind;
+  predictorNorm: NormKind;
+  /** false: no predictor; the online projection is compared with the target's directly. */
+  predictor: boolean;
+  /**
+   * false: the loss's gradient also flows through the target branch. Only with target "online": the
+   * target branch is then the online network, and the shared weights get the gradient through both.
+   */
+  stopGradient: boolean;
+  /** "ema": τ from tauBase to 1 (BYOL); "online": τ = 0, the target is the online network (one set of weights); "frozen": τ = 1, the target keeps its initial weights. */
+  target: "ema" | "online" | "frozen";
 }
 
 const BASE: TrainConfig = {
@@ -151,6 +171,7 @@ const BASE: TrainConfig = {
   logEverySteps: 10,
   nproc: 1,
   syncBatchNorm: false,
+  ablation: { encoderNorm: "batchnorm", projectorNorm: "batchnorm", predictorNorm: "batchnorm", predictor: true, stopGradient: true, target: "ema" },
 };
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
@@ -313,7 +334,21 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   check(int(c.checkpointEverySteps) && c.checkpointEverySteps >= 1, `checkpointEverySteps must be a positive integer, got ${c.checkpointEverySteps}`);
   check(int(c.logEverySteps) && c.logEverySteps >= 1, `logEverySteps must be a positive integer, got ${c.logEverySteps}`);
   check(int(c.nproc) && c.nproc >= 1 && c.nproc <= 64, `nproc must be an integer in [1, 64], got ${c.nproc}`);
+  validateAblation(c.ablation);
   return c;
+}
+
+/** The ablation switches' values, and the combinations that mean nothing, each as one line. */
+function validateAblation(a: AblationSwitches): void {
+  check(isPlainObject(a), "ablation must be an object of switches");
+  for (const k of ["encoderNorm", "projectorNorm", "predictorNorm"] as const) {
+    check(NORM_KINDS.includes(a[k]), `ablation.${k} must be batchnorm, groupnorm-ws or none, got "${a[k]}"`);
+  }
+  check(typeof a.predictor === "boolean", `ablation.predictor must be true or false, got ${JSON.stringify(a.predictor)}`);
+  check(typeof a.stopGradient === "boolean", `ablation.stopGradient must be true or false, got ${JSON.stringify(a.stopGradient)}`);
+  check(["ema", "online", "frozen"].includes(a.target), `ablation.target must be ema, online (τ = 0) or frozen (τ = 1), got "${a.target}"`);
+  check(a.stopGradient || a.target === "online", `ablation.stopGradient=false needs ablation.target=online: without the stop-gradient the loss's gradient flows into the target branch, which must then be the online network (an ${a.target === "ema" ? "EMA" : "frozen"} target takes no gradients)`);
+  check(a.predictor || a.predictorNorm === "batchnorm", `ablation.predictorNorm=${a.predictorNorm} means nothing with ablation.predictor=false (there is no predictor to normalise)`);
 }
 
 /** The fields a checkpoint must agree on to be resumed (the model's shape and the data it sees). */
@@ -321,5 +356,6 @@ export function compatibilityKey(c: TrainConfig): Record<string, unknown> {
   return {
     dataset: c.dataset, encoder: c.encoder, projector: c.projector, predictor: c.predictor,
     optimizer: c.optimizer.name, batchSize: c.batchSize, epochs: c.epochs, augment: c.augment, seed: c.seed,
+    ablation: c.ablation,
   };
 }

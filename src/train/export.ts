@@ -11,6 +11,7 @@ import { isPlainObject, parseJsonObject } from "../util/json-object.js";
 import type { Module } from "../nn/module.js";
 import { RESNETS, resnetStageWidths, type ResNet } from "../nn/resnet.js";
 import type { ResolvedDataset } from "../data/index.js";
+import { NORM_KINDS, type NormKind } from "../nn/norm.js";
 import { applyOverrides, presetConfig, validateConfig, type TrainConfig } from "./config.js";
 
 /** The trained encoder's file name in a run folder. */
@@ -28,6 +29,12 @@ export interface EncoderMeta {
   encoder: TrainConfig["encoder"];
   /** The run trained a library user's own encoder: only that architecture can load these weights. */
   custom?: boolean;
+  /**
+   * The encoder's normalisation: "batchnorm" (torchvision's ResNet; files without the field), "groupnorm-ws"
+   * (torch.nn.GroupNorm under the bn names, as torchvision's `norm_layer` places it, after convolutions whose
+   * weights are standardised when used: the stored weights are the raw ones) or "none" (no norm tensors).
+   */
+  normalization?: NormKind;
   channels: number;
   /** The input the encoder expects: since inputSize exists, the side of its training views. */
   height: number;
@@ -50,7 +57,7 @@ export function runEncoderMeta(cfg: TrainConfig, data: Pick<ResolvedDataset, "na
   const size = cfg.augment.outputSize as number;
   return {
     encoder: cfg.encoder, channels: data.train.channels, height: size, width: size, inputSize: size,
-    mean: data.mean, std: data.std, dataset: data.name, ...(custom ? { custom: true } : {}),
+    mean: data.mean, std: data.std, dataset: data.name, ...(custom ? { custom: true } : {}), normalization: cfg.ablation.encoderNorm,
   };
 }
 
@@ -81,7 +88,7 @@ export function readEncoderFile(path: string): { tensors: Record<string, T.Tenso
 
 /** Refuses a file whose tensors are not exactly the described ResNet's (checked before any is read). */
 function checkResNetTensors(path: string, meta: EncoderMeta, tensors: { name: string; dtype: string; shape: number[] }[]): void {
-  const expected = encoderTensorShapes(meta.encoder, meta.channels);
+  const expected = encoderTensorShapes(meta.encoder, meta.channels, meta.normalization ?? "batchnorm");
   const found = new Map(tensors.map((t) => [t.name, t]));
   for (const [name, want] of expected) {
     const got = found.get(name);
@@ -96,7 +103,8 @@ function checkResNetTensors(path: string, meta: EncoderMeta, tensors: { name: st
 
 function describe(m: EncoderMeta): string {
   const width = m.encoder.stageWidths ? `stage widths ${m.encoder.stageWidths.join(", ")}` : `width ×${m.encoder.widthMultiplier}`;
-  return `${m.encoder.arch} (${m.encoder.stem} stem, ${width}, ${m.channels} channel${m.channels === 1 ? "" : "s"})`;
+  const norm = m.normalization && m.normalization !== "batchnorm" ? `, ${m.normalization}` : "";
+  return `${m.encoder.arch} (${m.encoder.stem} stem, ${width}${norm}, ${m.channels} channel${m.channels === 1 ? "" : "s"})`;
 }
 
 
@@ -133,11 +141,14 @@ export function parseEncoderMeta(raw: string, path: string): EncoderMeta {
   if (m.inputSize !== undefined && (m.inputSize !== m.height || m.inputSize !== m.width)) {
     bad("inputSize", `must equal height and width (${m.height}x${m.width}), got ${JSON.stringify(m.inputSize)}`);
   }
+  if (m.normalization !== undefined && !NORM_KINDS.includes(m.normalization as NormKind)) bad("normalization", `must be batchnorm, groupnorm-ws or none, got ${JSON.stringify(m.normalization)}`);
   return {
     // Files written before stage widths existed have none: the multiplier alone sets the widths.
     encoder: { arch: enc.arch, stem: enc.stem, stemStride: enc.stemStride, widthMultiplier: enc.widthMultiplier, stageWidths: enc.stageWidths ?? null } as TrainConfig["encoder"],
     channels, height: m.height as number, width: m.width as number, mean: m.mean as number[], std: m.std as number[], dataset: m.dataset as string,
     ...(m.custom === true ? { custom: true } : {}), ...(m.inputSize !== undefined ? { inputSize: m.inputSize as number } : {}),
+    // (Absent in files written before the switch existed: BatchNorm.)
+    ...(m.normalization !== undefined ? { normalization: m.normalization as NormKind } : {}),
   };
 }
 
@@ -147,12 +158,14 @@ type Shape = { dtype: SafetensorsDtype; shape: number[] };
  * The state dict (names, dtypes, shapes) of the ResNet that `makeEncoder` builds for this
  * architecture, worked out without building it. A test checks it against built networks.
  */
-export function encoderTensorShapes(enc: TrainConfig["encoder"], channels: number): Map<string, Shape> {
+export function encoderTensorShapes(enc: TrainConfig["encoder"], channels: number, norm: NormKind = "batchnorm"): Map<string, Shape> {
   const out = new Map<string, Shape>();
   const conv = (name: string, o: number, i: number, k: number) => out.set(`${name}.weight`, { dtype: "F32", shape: [o, i, k, k] });
+  // BatchNorm: affine and running statistics; GroupNorm: affine only; none: nothing.
   const bn = (name: string, c: number) => {
-    for (const p of ["weight", "bias", "running_mean", "running_var"]) out.set(`${name}.${p}`, { dtype: "F32", shape: [c] });
-    out.set(`${name}.num_batches_tracked`, { dtype: "I64", shape: [] });
+    if (norm === "none") return;
+    for (const p of norm === "batchnorm" ? ["weight", "bias", "running_mean", "running_var"] : ["weight", "bias"]) out.set(`${name}.${p}`, { dtype: "F32", shape: [c] });
+    if (norm === "batchnorm") out.set(`${name}.num_batches_tracked`, { dtype: "I64", shape: [] });
   };
   const bottleneck = enc.arch === "resnet50";
   const expansion = bottleneck ? 4 : 1;
@@ -211,5 +224,5 @@ function resnetOf(meta: EncoderMeta): ResNet {
   const e = meta.encoder;
   const make = RESNETS[e.arch];
   if (!make) throw new UserError(`encoder file describes an unknown architecture "${e.arch}"`);
-  return make({ inChannels: meta.channels, stem: e.stem as "imagenet" | "small", stemStride: e.stemStride, widthMultiplier: e.widthMultiplier, stageWidths: e.stageWidths });
+  return make({ inChannels: meta.channels, stem: e.stem as "imagenet" | "small", stemStride: e.stemStride, widthMultiplier: e.widthMultiplier, stageWidths: e.stageWidths, norm: meta.normalization ?? "batchnorm" });
 }

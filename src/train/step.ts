@@ -18,6 +18,7 @@ import type { BYOL } from "../byol/learner.js";
 import type { Optimizer } from "../optim/index.js";
 import { makeViews, type ViewAugmenter } from "../augment/index.js";
 import type { OnlineProbe } from "../eval/online-probe.js";
+import { collapseMetric } from "../byol/collapse.js";
 
 /** What data-parallel training needs from the process group (src/torch/distributed.ts provides it). */
 export interface DataParallel {
@@ -70,6 +71,8 @@ export interface StepStats {
   firstBadLoss: number;
   /** Right answers of the online probe since the last setProbeCorrect. */
   probeCorrect: number;
+  /** The collapse metric (src/byol/collapse.ts) of the last step's online projections. */
+  collapse: number;
 }
 
 /** The graph mode a run uses, and why (for the log and config). */
@@ -108,6 +111,7 @@ export class TrainStep {
   private readonly badStep: T.Tensor;
   private readonly badLoss: T.Tensor;
   private readonly probeCorrect: T.Tensor;
+  private readonly collapse: T.Tensor;
   // Static inputs on a GPU: each batch is copied in (asynchronously) before the step reads it.
   private readonly input: T.Tensor | null;
   private readonly labelInput: T.Tensor | null;
@@ -133,6 +137,7 @@ export class TrainStep {
     this.badStep = T.full([], NaN, f32).keep();
     this.badLoss = T.full([], NaN, f32).keep();
     this.probeCorrect = T.zeros([], f32).keep();
+    this.collapse = T.full([], NaN, f32).keep();
     this.input = this.onGpu ? T.empty(opts.batchShape, { dtype: "uint8", device }).keep() : null;
     this.labelInput = this.onGpu ? T.empty([opts.batchShape[0]], { dtype: "int64", device }).keep() : null;
   }
@@ -188,14 +193,14 @@ export class TrainStep {
 
   /** Reads the accumulators back to the host: one small read-back (a device sync on a GPU). */
   readStats(): StepStats {
-    const v = T.tidy(() => T.stack([this.lastLoss, this.badStep, this.badLoss, this.probeCorrect]).toFloat32Array());
-    return { lastLoss: v[0], nonFinite: !Number.isNaN(v[1]), firstBadStep: v[1], firstBadLoss: v[2], probeCorrect: v[3] };
+    const v = T.tidy(() => T.stack([this.lastLoss, this.badStep, this.badLoss, this.probeCorrect, this.collapse]).toFloat32Array());
+    return { lastLoss: v[0], nonFinite: !Number.isNaN(v[1]), firstBadStep: v[1], firstBadLoss: v[2], probeCorrect: v[3], collapse: v[4] };
   }
 
   dispose(): void {
     this.graph?.dispose();
     this.graph = null;
-    for (const t of [this.tau, this.oneMinusTau, this.stepIndex, this.lastLoss, this.badStep, this.badLoss, this.probeCorrect, this.input, this.labelInput]) t?.dispose();
+    for (const t of [this.tau, this.oneMinusTau, this.stepIndex, this.lastLoss, this.badStep, this.badLoss, this.probeCorrect, this.collapse, this.input, this.labelInput]) t?.dispose();
   }
 
   // The batch on the device: on a GPU copied into the static input without waiting for the device.
@@ -254,7 +259,7 @@ export class TrainStep {
     T.tidy(() => {
       // Both views in one pass (a fixed number of kernels whatever the batch size).
       const [v1, v2] = makeViews(x, augmenters);
-      const { loss, repr1 } = bf16
+      const { loss, repr1, proj1 } = bf16
         ? T.autocast(device.startsWith("cuda") ? "cuda" : "cpu", "bfloat16", () => learner.forwardLoss(v1, v2))
         : learner.forwardLoss(v1, v2);
       optimizer.zeroGrad();
@@ -265,6 +270,7 @@ export class TrainStep {
       else learner.updateTarget(tau, this.oneMinusTau);
       if (probe && labels) probe.stepOnDevice(repr1, labels, this.probeCorrect);
       this.record(loss);
+      T.noGrad(() => this.collapse.copy_(collapseMetric(proj1)));
     });
   }
 

@@ -22,6 +22,7 @@ import { restoreRngStates, rngStateTensors } from "./rng-state.js";
 import { estimateMonitorS, monitorKnn, monitorSets } from "./monitor.js";
 import { BudgetedTotal, finishPlan, planMonitorS, replanBudget, type BudgetPlan } from "./time-budget.js";
 import { ENCODER_STEP0_FILE, runEncoderMeta, saveEncoder } from "./export.js";
+import { CollapseWatch } from "./collapse-watch.js";
 
 export type { DataParallel } from "./step.js";
 
@@ -200,6 +201,7 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
   const monitorReadingS = () => (monitor && rank0 && monitorEvery > 0 ? estimateMonitorS(learner, monitor, data, cfg) : 0);
   const t0 = performance.now();
   const wall = () => wallBefore + (performance.now() - t0) / 1000;
+  const collapseWatch = new CollapseWatch();
   let intervalStart = performance.now();
   let intervalImages = 0;
   let lastGoodStep = opts.resume ? step : -1;
@@ -228,7 +230,7 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
       let b = epoch === startEpoch ? skipInEpoch : 0;
       for await (const batch of set.batches(epochBatches.slice(b))) {
         const lr = warmupCosineLr(step, totalSteps, warmupSteps, lrPeak);
-        const tau = byolTau(step, totalSteps, cfg.tauBase);
+        const tau = targetTau(cfg, step, totalSteps);
         if (trainStep.run(batch.images, batch.labels ?? null, lr, tau)) probeSeen += cfg.batchSize;
         step++;
         const plan = budget?.stepDone(monitorReadingS) ?? null;
@@ -248,7 +250,9 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
           intervalImages = 0;
           const st = readStats();
           const lossMean = dp ? dp.meanOf([st.lastLoss])[0] : st.lastLoss;
-          const row: MetricRow = { step, epoch: epoch + (b + 1) / epochBatches.length, loss: lossMean, lr, tau, img_per_s: ips };
+          const row: MetricRow = { step, epoch: epoch + (b + 1) / epochBatches.length, loss: lossMean, lr, tau, img_per_s: ips, collapse: st.collapse };
+          const collapsed = collapseWatch.observe(step, st.collapse);
+          if (collapsed && rank0) progress.log(collapsed);
           if (epochEnd || runEnd) {
             // (A run that ends inside an epoch reports the probe over the part it ran.)
             if (probeSeen > 0) row.online_linear_top1 = st.probeCorrect / probeSeen;
@@ -316,6 +320,12 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
     process.off("SIGTERM", onSigint);
   }
   return { learner, step, epoch: at.epoch + at.stepInEpoch / stepsPerEpoch, wallS: wall(), interrupted, cudaGraph: trainStep.graphMode };
+}
+
+/** τ of a step: BYOL's schedule, or the fixed 0 (target "online") or 1 ("frozen") of the ablations. */
+export function targetTau(cfg: TrainConfig, step: number, totalSteps: number): number {
+  const t = cfg.ablation.target;
+  return t === "online" ? 0 : t === "frozen" ? 1 : byolTau(step, totalSteps, cfg.tauBase);
 }
 
 /** The name of the first floating-point tensor holding an inf or NaN, or null (one fused norm per call). */

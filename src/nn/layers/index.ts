@@ -4,3 +4,5 @@ export { BatchNorm1d, BatchNorm2d, BatchNormBase, type BatchNorm, type BatchNorm
 export { ReLU, Flatten, Identity } from "./activation.js";
 export { MaxPool2d, AvgPool2d, AdaptiveAvgPool2d } from "./pooling.js";
 export { Sequential } from "./sequential.js";
+export { GroupNorm, groupNormGroups } from "./groupnorm.js";
+export { WSConv2d, WSLinear, standardiseWeight } from "./weight-standardised.js";
