@@ -8,6 +8,7 @@ import { after, test } from "node:test";
 import * as T from "../../src/torch/index.js";
 import { GroupNorm, Identity, Sequential, WSConv2d, WSLinear, groupNormGroups, standardiseWeight, BatchNorm1d, Linear } from "../../src/nn/index.js";
 import { presetConfig, setField, validateConfig, type TrainConfig } from "../../src/train/config.js";
+import { resolveRecipe } from "../../src/train/recipe.js";
 import { makeEncoder, makeLearner, makeOptimizer } from "../../src/train/build.js";
 import { encoderTensorShapes, loadEncoder, saveEncoder } from "../../src/train/export.js";
 import { targetTau } from "../../src/train/trainer.js";
@@ -24,6 +25,8 @@ const maxDiff = (a: number[], b: number[]) => a.reduce((m, v, i) => Math.max(m, 
 function cfgWith(ab: Partial<TrainConfig["ablation"]>): TrainConfig {
   const c = presetConfig("smoke");
   c.channelsLast = false;
+  // Fashion-MNIST's images (grey, 28 px): the views, their size and the stem as a run resolves them.
+  resolveRecipe(c, { channels: 1, side: 28 });
   c.ablation = { ...c.ablation, ...ab };
   return validateConfig(c);
 }

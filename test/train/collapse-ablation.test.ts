@@ -16,6 +16,7 @@ import { after, before, test } from "node:test";
 import * as T from "../../src/torch/index.js";
 import { resolveDataset, type ResolvedDataset } from "../../src/data/index.js";
 import { presetConfig, validateConfig, type TrainConfig } from "../../src/train/config.js";
+import { resolveRecipe } from "../../src/train/recipe.js";
 import { readMetrics } from "../../src/train/metrics.js";
 import { train } from "../../src/train/trainer.js";
 import { removeDir, tmpDir } from "../data/fixtures.js";
@@ -36,6 +37,8 @@ function config(ablation: Partial<TrainConfig["ablation"]>): TrainConfig {
   const c = presetConfig("smoke");
   Object.assign(c, { threads: 1, epochs: 2, datasetLimit: 640, seed: 0, logEverySteps: 4, checkpointEverySteps: 1000 });
   c.knn.everyEpochs = 0;
+  // Fashion-MNIST's images (grey, 28 px): the views, their size and the stem as a run resolves them.
+  resolveRecipe(c, { channels: 1, side: 28 });
   c.ablation = { ...c.ablation, ...ablation };
   return validateConfig(c);
 }
