@@ -84,6 +84,10 @@ export interface TrainConfig {
   logEverySteps: number;
   nproc: number;
   syncBatchNorm: boolean;
+  // Data-parallel gradient buckets (several processes only): the gradients are all-reduced while backward
+  // runs, in buffers of at most this many MiB, as DistributedDataParallel's bucket_cap_mb (default 25).
+  // 0: one all-reduce of all gradients after backward.
+  bucketMb: number;
 }
 
 const BASE: TrainConfig = {
@@ -136,6 +140,7 @@ const BASE: TrainConfig = {
   logEverySteps: 10,
   nproc: 1,
   syncBatchNorm: false,
+  bucketMb: 25,
 };
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
@@ -293,6 +298,7 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   check(int(c.checkpointEverySteps) && c.checkpointEverySteps >= 1, `checkpointEverySteps must be a positive integer, got ${c.checkpointEverySteps}`);
   check(int(c.logEverySteps) && c.logEverySteps >= 1, `logEverySteps must be a positive integer, got ${c.logEverySteps}`);
   check(int(c.nproc) && c.nproc >= 1 && c.nproc <= 64, `nproc must be an integer in [1, 64], got ${c.nproc}`);
+  check(typeof c.bucketMb === "number" && c.bucketMb >= 0 && c.bucketMb <= 4096, `bucketMb must be a number of MiB in [0, 4096] (0 = one all-reduce after backward), got ${c.bucketMb}`);
   return c;
 }
 
