@@ -9,7 +9,7 @@
 #                   the only Debian package with cublas_v2.h and cusparse.h, which c10d's NCCL header needs)
 #                   with libnccl-dev and libcu++-dev, for distributed.cc's NCCL branch
 # Trixie's packages are fetched with `apt-get download` through a private apt state whose source list is
-# derived from this machine's own Debian mirror, unpacked with `dpkg-deb -x` into a cache folder outside
+# derived from this machine's own Debian mirror, unpacked with dpkg-deb (usr/include only) into a cache folder outside
 # the repository, never installed. Each configuration states which branches compat.h turns on (CUDA graphs,
 # Gloo, NCCL) and fails when one it should compile is off, so a missing header cannot silently turn GPU
 # code into its "throws" fallback. It also fails when a file of a 2.6 configuration read a header of the
@@ -104,10 +104,9 @@ prepare_apt() {
       say "no Debian mirror found in /etc/apt/sources.list*; using only what the cache holds"
     else
       echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie main contrib non-free" >"$apt_dir/sources.list"
-      say "package index: trixie main contrib non-free from this machine's mirror $mirror"
-      if ! apt-get "${apt_opts[@]}" update >"$apt_dir/update.log" 2>&1; then
-        say "apt-get update failed (no network?); using only what the cache holds (see $apt_dir/update.log)"
-      fi
+      say "package index: trixie main contrib non-free from this machine's mirror $mirror (log: $apt_dir/update.log)"
+      # Without network this fails; what the cache holds is used, and what it lacks is skipped.
+      apt-get "${apt_opts[@]}" update >"$apt_dir/update.log" 2>&1 || true
     fi
   fi
   [ -n "$(find "$apt_dir/state/lists" -maxdepth 1 -name '*trixie*Packages*' 2>/dev/null | head -n 1)" ] && apt_ready=1
@@ -188,7 +187,7 @@ if [ "$need_trixie" = 1 ]; then
     if [ -n "$t_cpu" ] && [ -n "$t_gloo" ]; then
       add_config 2.6-cpu "trixie libtorch-dev ${t_cpu##*_}" "GLOO=1 CUDA_GRAPHS=0 NCCL=0" "$leak" "$all_files" \
         -DBYOL_CUDA=0 $(torch_inc "$t_cpu")
-    else skipped+=("2.6-cpu (trixie's libtorch-dev not reachable and not cached)"); fi
+    else skipped+=("2.6-cpu (trixie's libtorch-dev not reachable (no network?) and not cached)"); fi
   fi
   if wanted 2.6-cuda; then
     if [ -z "$cuda_inc" ]; then skipped+=("2.6-cuda (no nvcc on PATH)")
@@ -196,7 +195,7 @@ if [ "$need_trixie" = 1 ]; then
       # NCCL=0 here: the toolkit's runtime headers have no cublas_v2.h/cusparse.h (the next configuration has them).
       add_config 2.6-cuda "trixie libtorch-cuda-dev ${t_cuda##*_} + CUDA $cuda_version headers" \
         "GLOO=1 CUDA_GRAPHS=1" "$leak" "$all_files" -DBYOL_CUDA=1 $(torch_inc "$t_cuda") "-I$cuda_inc"
-    else skipped+=("2.6-cuda (trixie's libtorch-cuda-dev not reachable and not cached)"); fi
+    else skipped+=("2.6-cuda (trixie's libtorch-cuda-dev not reachable (no network?) and not cached)"); fi
   fi
   if wanted 2.6-cuda-nccl; then
     t_nv=$(fetch_headers nvidia-cuda-dev || true)
@@ -208,7 +207,7 @@ if [ "$need_trixie" = 1 ]; then
       add_config 2.6-cuda-nccl "trixie libtorch-cuda-dev ${t_cuda##*_} + nvidia-cuda-dev ${t_nv##*_} + libnccl-dev ${t_nccl##*_}" \
         "GLOO=1 CUDA_GRAPHS=1 NCCL=1" "$leak /usr/local/cuda" "$nccl_files" \
         -DBYOL_CUDA=1 $(torch_inc "$t_cuda") "-I$t_nv/usr/include" "-I$t_nccl/usr/include" "-I$t_cccl/usr/include"
-    else skipped+=("2.6-cuda-nccl (trixie's nvidia-cuda-dev/libnccl-dev/libcu++-dev not reachable and not cached)"); fi
+    else skipped+=("2.6-cuda-nccl (trixie's nvidia-cuda-dev/libnccl-dev/libcu++-dev not reachable (no network?) and not cached)"); fi
   fi
 fi
 
@@ -290,6 +289,6 @@ for name in "${names[@]}"; do
   [ "$failed" = 0 ] || status=1
   if [ "$failed" = 0 ] && [ -z "$cached" ]; then : >"$cache/passed/${key[$name]}"; fi
 done
-for s in "${skipped[@]}"; do say "skipped $s"; done
+if [ "${#skipped[@]}" -gt 0 ]; then say "skipped, not a failure: $(IFS=';'; echo "${skipped[*]}" | sed 's/;/; /g')"; fi
 say "$([ "$status" = 0 ] && echo passed || echo FAILED) in $((SECONDS - started)) s"
 exit "$status"

@@ -571,7 +571,9 @@ BYOL_FN(DistBucketsFinish) {
     }
     GradBucket& last = r.buckets.back();
     at::Tensor flags = last.buffer.narrow(0, last.numel, static_cast<int64_t>(r.params.size()));
-    {
+    if (!missing) {
+      flags.fill_(1);  // the usual case: a kernel, no host-to-device copy (which would wait for the GPU)
+    } else {
       at::Tensor host = at::empty({static_cast<int64_t>(r.params.size())}, at::TensorOptions().dtype(at::kFloat));
       float* f = host.data_ptr<float>();
       for (size_t j = 0; j < r.params.size(); ++j) f[j] = r.got[j] ? 1.0f : 0.0f;
