@@ -221,7 +221,7 @@ compiler_id=$(g++ --version | head -n 1)
 probe_branches() {
   printf '#define BYOL_WANT_C10D 1\n#include "compat.h"\n' |
     g++ -std=c++17 -E -dM -w "-I$node_inc" "-I$src" $1 -x c++ - 2>"$work/probe.err" |
-    sed -n 's/^#define BYOL_HAS_\(GLOO\|CUDA_GRAPHS\|NCCL\) \([01]\)$/\1=\2/p' | sort | tr '\n' ' '
+    sed -n 's/^#define BYOL_HAS_\(GLOO\|CUDA_GRAPHS\|NCCL\) \([01]\)$/\1=\2/p' | sort | tr '\n' ' ' | sed 's/ $//'
 }
 
 export src work
@@ -248,7 +248,7 @@ jobs_file=$work/jobs
 : >"$jobs_file"
 declare -A key branches
 for name in "${names[@]}"; do
-  key[$name]=$({ echo "$name ${flags[$name]} ${cfiles[$name]} $compiler_id"; cat "$0"; for f in "$src"/*; do cat "$f"; done; } | sha256sum | cut -c1-16)
+  key[$name]=$({ echo "$name ${label[$name]} ${flags[$name]} ${cfiles[$name]} $compiler_id"; cat "$0"; for f in "$src"/*; do cat "$f"; done; } | sha256sum | cut -c1-16)
   br=$(probe_branches "${flags[$name]}" || true)
   [ -n "$br" ] || { say "$name: probing compat.h failed:"; cat "$work/probe.err"; status=1; continue; }
   branches[$name]=$br
@@ -259,7 +259,7 @@ for name in "${names[@]}"; do
 done
 xargs -0 -n 4 -P "$jobs" bash -c 'compile_one "$@"' _ <"$jobs_file"
 
-echo "check-native: sources $src; g++ -std=c++17 -fsyntax-only; $jobs jobs"
+echo "check-native: sources ${src#"$repo"/}; g++ -std=c++17 -fsyntax-only; $jobs jobs"
 mkdir -p "$cache/passed"
 for name in "${names[@]}"; do
   [ -n "${branches[$name]:-}" ] || continue
