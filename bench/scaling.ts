@@ -10,12 +10,18 @@
 //   The network is the cpu preset's on a CPU (read from src/train/config.ts: stem stride, width, heads,
 //   channels-last, precision as "auto" resolves it here) and the gpu preset's on a GPU; the per-process
 //   batch is half the preset's batch, so that two processes train the preset's global batch.
-//   On a CPU each configuration is also run by PyTorch (bench/torch_reference.py --nproc N, Gloo, one
-//   all-reduce of the gradients per step, the addon's allocator settings), and its ratio printed.
+//   Data-parallel byol-ts runs all-reduce the gradients in buckets while backward runs (bucketMb,
+//   BENCH_BUCKET_MB, default 25 as DDP); one more 2-process line with bucket_mb 0 shows the single flat
+//   all-reduce after backward. allreduce_ms is the part of the step spent waiting for the reduction
+//   after backward (with buckets, what overlap did not hide).
+//   On a CPU each configuration is also run by PyTorch (bench/torch_reference.py --nproc N, Gloo, with
+//   DistributedDataParallel at the same bucket size for N > 1 (BENCH_TORCH_DDP=0: one flat all-reduce),
+//   the addon's allocator settings), and its ratio printed.
 //   Step times are per step, the slowest rank's; lines give their median, quartiles and extremes.
 //
 // Env: BENCH_BATCH (per rank), BENCH_STEPS (timed, default 8), BENCH_WARMUP, BENCH_SYNC_BN=1 (add a
-// cross-replica BatchNorm run), BENCH_DEVICE=cpu|cuda, BENCH_PY_MALLOC=default.
+// cross-replica BatchNorm run), BENCH_DEVICE=cpu|cuda, BENCH_PY_MALLOC=default, BENCH_BUCKET_MB,
+// BENCH_TORCH_DDP=0, BENCH_FLAT=0 (no bucket_mb 0 line).
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
@@ -51,6 +57,8 @@ const SCRIPT = fileURLToPath(import.meta.url);
 const STEPS = Number(process.env.BENCH_STEPS ?? 8);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
 const PYTHON = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+const BUCKET_MB = Number(process.env.BENCH_BUCKET_MB ?? 25);
+const TORCH_DDP = process.env.BENCH_TORCH_DDP !== "0";
 const REFERENCE = fileURLToPath(new URL("../../bench/torch_reference.py", import.meta.url));
 
 function setupFor(device: string): Setup {
@@ -73,7 +81,7 @@ function worker(): void {
   const device = ctx ? rankDevice(ctx, s.device) : s.device === "cuda" ? "cuda:0" : s.device;
   T.setNumThreads(Number(process.env.BENCH_THREADS ?? 1));
   const pg = ctx ? initProcessGroup(ctx, device) : null;
-  const dp = pg ? dataParallel(pg, device) : null;
+  const dp = pg ? dataParallel(pg, device, { bucketMb: Number(process.env.BENCH_RUN_BUCKET_MB ?? BUCKET_MB) }) : null;
   T.manualSeed(0);
   const encoder = resnet18({ inChannels: s.channels, stem: "small", widthMultiplier: s.width, stageWidths: s.stageWidths, stemStride: s.stemStride }).to(device);
   if (s.channelsLast) encoder.toChannelsLast();
@@ -94,6 +102,7 @@ function worker(): void {
   const step = () => T.tidy(() => {
     const { loss } = T.autocast(gpu ? "cuda" : "cpu", "bfloat16", () => learner.forwardLoss(v1, v2), s.bf16);
     opt.zeroGrad();
+    dp?.beforeBackward?.(params);
     loss.backward();
     if (dp) {
       sync();
@@ -127,13 +136,15 @@ interface Run {
   syncBn: boolean;
   backend: string;
   threads: number;
+  /** Gradient bucket size of the data-parallel runs (0: one flat all-reduce after backward). */
+  bucketMb?: number;
 }
 
 async function measure(run: Run, device: string): Promise<Record<string, unknown>> {
   const results: { rank: number; step_ms: number[]; allreduce_ms: number }[] = [];
   const env: Record<string, string> = {
     BYOL_SCALING_WORKER: "1", BENCH_DEVICE: device, BENCH_THREADS: String(run.threads), BENCH_SYNC_BN: run.syncBn ? "1" : "0",
-    OMP_NUM_THREADS: String(run.threads),
+    OMP_NUM_THREADS: String(run.threads), BENCH_RUN_BUCKET_MB: String(run.bucketMb ?? BUCKET_MB),
   };
   const code = await launchLocal(run.nproc, [], {
     script: SCRIPT, env,
@@ -149,18 +160,20 @@ async function measure(run: Run, device: string): Promise<Record<string, unknown
   const st = spread(perStep);
   const line: Record<string, unknown> = {
     bench: "scaling", device, backend: run.nproc > 1 ? run.backend : "none", nproc: run.nproc, sync_bn: run.syncBn,
+    bucket_mb: run.nproc > 1 ? run.bucketMb ?? BUCKET_MB : undefined,
     threads_per_proc: device === "cpu" ? run.threads : undefined, batch_per_proc: s.batch, global_batch: s.batch * run.nproc,
     precision: s.bf16 ? "bf16" : "fp32", channels_last: s.channelsLast,
     ms_per_step: +st.median.toFixed(1), ...spreadFields("step_ms", st, 1), allreduce_ms: +Math.max(...results.map((r) => r.allreduce_ms)).toFixed(1),
     img_per_s: Math.round((s.batch * run.nproc * 1000) / st.median),
   };
-  if (device === "cpu" && !run.syncBn) {
+  if (device === "cpu" && !run.syncBn && !(run.nproc > 1 && run.bucketMb === 0)) {
     const py = torchSide(run, s);
     if ("error" in py) line.torch_error = py.error;
     else {
       line.torch_ms_per_step = py.median;
       Object.assign(line, spreadFields("torch_step_ms", py, 1));
       line.torch_img_per_s = Math.round((s.batch * run.nproc * 1000) / py.median);
+      if (run.nproc > 1) line.torch_mode = TORCH_DDP ? `DistributedDataParallel, bucket_cap_mb ${BUCKET_MB}` : "one flat all-reduce";
       line.ratio = +(st.median / py.median).toFixed(3);
       line.torch_malloc = pythonMallocTuned() ? "addon's mallopt settings" : "glibc defaults";
     }
@@ -176,6 +189,7 @@ function torchSide(run: Run, s: Setup): ReturnType<typeof spread> | { error: str
     "--hidden", String(s.hidden), "--pred-hidden", String(s.predHidden), "--proj", String(s.proj), "--precision", s.bf16 ? "bf16" : "fp32",
     ...(s.channelsLast ? ["--channels-last"] : []), "--lr", "0.05", "--momentum", "0.9", "--weight-decay", "1e-6", "--tau", "0.99",
     "--steps", String(STEPS), "--warmup", String(WARMUP),
+    ...(run.nproc > 1 && TORCH_DDP ? ["--ddp", "--bucket-mb", String(BUCKET_MB)] : []),
   ];
   const r = spawnSync(PYTHON, args, { encoding: "utf8", env: pythonEnv({ OMP_NUM_THREADS: String(run.threads) }) });
   if (r.status !== 0) return { error: (r.stderr || r.error?.message || "failed").trim().split("\n").pop()! };
@@ -193,6 +207,7 @@ async function main(): Promise<void> {
     runs.push({ nproc: 1, syncBn: false, backend: "gloo", threads: cores });
     if (cores > 1) runs.push({ nproc: 1, syncBn: false, backend: "gloo", threads: 1 });
     runs.push({ nproc: 2, syncBn: false, backend: "gloo", threads: Math.max(1, Math.floor(cores / 2)) });
+    if (process.env.BENCH_FLAT !== "0" && BUCKET_MB > 0) runs.push({ nproc: 2, syncBn: false, backend: "gloo", threads: Math.max(1, Math.floor(cores / 2)), bucketMb: 0 });
     if (process.env.BENCH_SYNC_BN === "1") runs.push({ nproc: 2, syncBn: true, backend: "gloo", threads: Math.max(1, Math.floor(cores / 2)) });
   } else {
     const gpus = T.cuda.deviceCount();
@@ -221,7 +236,7 @@ async function main(): Promise<void> {
       const speedup = r.img_per_s / base;
       const torchSpeedup = torchBase && typeof r.torch_img_per_s === "number" ? r.torch_img_per_s / torchBase : null;
       console.log(JSON.stringify({
-        bench: "scaling-summary", device, nproc: r.nproc, sync_bn: r.sync_bn, speedup: +speedup.toFixed(3), efficiency: +(speedup / (r.nproc as number)).toFixed(3),
+        bench: "scaling-summary", device, nproc: r.nproc, sync_bn: r.sync_bn, bucket_mb: r.bucket_mb, speedup: +speedup.toFixed(3), efficiency: +(speedup / (r.nproc as number)).toFixed(3),
         torch_speedup: torchSpeedup === null ? null : +torchSpeedup.toFixed(3),
       }));
     }

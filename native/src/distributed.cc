@@ -7,10 +7,13 @@
 // call turns a dead or stalled peer into one JavaScript error instead of a hang.
 #define BYOL_WANT_C10D 1
 #include <torch/csrc/autograd/custom_function.h>
+#include <torch/csrc/autograd/utils/lambda_post_hook.h>
+#include <torch/csrc/autograd/variable.h>
 
 #include <cstdlib>
 #include <map>
 #include <memory>
+#include <mutex>
 
 #include "common.h"
 #include "compat.h"
@@ -382,13 +385,244 @@ BYOL_FN(DistAllReduceDiff) {
   });
 }
 
+// ---- gradient buckets, all-reduced while backward runs ------------------------------------------------
+// What DistributedDataParallel's Reducer does. The parameters are split, in backward order (the reverse
+// of their order, as DDP assumes before it has seen a step), into buckets of at most cap bytes (the first
+// one at most 1 MiB, so that communication starts early) of one dtype and device each. A hook after each
+// parameter's gradient accumulation (autograd's AccumulateGrad node) copies the accumulated gradient into
+// its bucket's flat buffer; once a bucket is full its all-reduce is issued without waiting, and Gloo's
+// or NCCL's threads reduce it while the engine goes on with the earlier layers. Buckets are issued in
+// index order on every rank, so the collectives line up. finish() issues what is left (buckets with a
+// parameter that got no gradient, and always the last bucket, which also carries one "had a gradient"
+// flag per parameter), waits for all, divides by the world size and copies the means back into the
+// gradients: element for element the same arithmetic as distAllReduce's one flat buffer (a sum over the
+// ranks, then one division), only in other buffers.
+struct GradBucket {
+  std::vector<size_t> members;  // parameter indices
+  std::vector<int64_t> offsets;
+  int64_t numel = 0;            // of the parameters (the last bucket's buffer also holds the flags)
+  at::Tensor buffer;
+  size_t pending = 0;
+  c10::intrusive_ptr<c10d::Work> work;
+};
+
+struct Reducer {
+  int64_t group = -1;
+  std::vector<at::Tensor> params;
+  std::vector<std::shared_ptr<torch::autograd::Node>> accumulators;  // kept alive: the hooks live on them
+  std::vector<GradBucket> buckets;
+  std::vector<size_t> bucket_of, slot_of;
+  std::vector<char> got;
+  size_t next = 0;  // the next bucket to issue
+  bool armed = false;
+  std::string error;  // the first failure inside a hook, reported by finish()
+  std::mutex mu;
+
+  void issue(size_t b) {
+    GradBucket& k = buckets[b];
+    try {
+      Group& g = group_at(group);
+      std::vector<at::Tensor> v{k.buffer};
+      c10d::AllreduceOptions o;
+      o.reduceOp = c10d::ReduceOp::SUM;
+      o.timeout = g.timeout;
+      k.work = g.pg->allreduce(v, o);
+    } catch (...) {
+      if (error.empty()) error = first_line(error_text(std::current_exception()));
+    }
+  }
+
+  // Called by the hooks, on the autograd engine's thread.
+  void on_grad(size_t i) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!armed || got[i]) return;
+    const at::Tensor& grad = params[i].grad();
+    if (!grad.defined()) return;
+    got[i] = 1;
+    GradBucket& k = buckets[bucket_of[i]];
+    {
+      at::NoGradGuard no_grad;
+      k.buffer.narrow(0, k.offsets[slot_of[i]], grad.numel()).view(grad.sizes()).copy_(grad);
+    }
+    --k.pending;
+    while (next + 1 < buckets.size() && buckets[next].pending == 0) issue(next++);
+  }
+};
+
+std::vector<std::shared_ptr<Reducer>>& reducers() {
+  static auto* table = new std::vector<std::shared_ptr<Reducer>>();
+  return *table;
+}
+
+Reducer& reducer_at(int64_t id) {
+  auto& t = reducers();
+  if (id < 0 || static_cast<size_t>(id) >= t.size() || !t[id]) throw JsError("gradient buckets " + std::to_string(id) + " do not exist");
+  return *t[id];
+}
+
+// distBucketsCreate(pg, params[], capBytes) -> handle
+BYOL_FN(DistBucketsCreate) {
+  return guarded(env, "distBucketsCreate", [&] {
+    auto a = args_of(env, info, 3, "distBucketsCreate");
+    int64_t id = to_int64(env, a[0], "group");
+    std::vector<at::Tensor> ps = to_tensor_vector(env, a[1], "params");
+    int64_t cap = to_int64(env, a[2], "capBytes");
+    group_at(id);
+    if (cap < 1) throw JsError("distBucketsCreate: capBytes must be positive");
+    if (ps.empty()) throw JsError("distBucketsCreate: no parameters");
+    auto r = std::make_shared<Reducer>();
+    r->group = id;
+    r->params = ps;
+    r->bucket_of.resize(ps.size());
+    r->slot_of.resize(ps.size());
+    r->got.assign(ps.size(), 0);
+    const int64_t first_cap = std::min<int64_t>(cap, int64_t(1) << 20);
+    for (size_t j = ps.size(); j-- > 0;) {
+      const at::Tensor& p = ps[j];
+      if (!p.requires_grad() || !p.is_leaf()) throw JsError("distBucketsCreate: parameter " + std::to_string(j) + " is not a leaf that requires grad");
+      if (!at::isFloatingType(p.scalar_type())) throw JsError("distBucketsCreate: parameters must be floating point");
+      int64_t bytes = p.numel() * static_cast<int64_t>(p.element_size());
+      bool fresh = r->buckets.empty();
+      if (!fresh) {
+        GradBucket& last = r->buckets.back();
+        const at::Tensor& q = ps[last.members[0]];
+        int64_t limit = r->buckets.size() == 1 ? first_cap : cap;
+        fresh = q.scalar_type() != p.scalar_type() || q.device() != p.device() ||
+                (last.numel * static_cast<int64_t>(q.element_size()) + bytes > limit);
+      }
+      if (fresh) r->buckets.emplace_back();
+      GradBucket& k = r->buckets.back();
+      r->bucket_of[j] = r->buckets.size() - 1;
+      r->slot_of[j] = k.members.size();
+      k.members.push_back(j);
+      k.offsets.push_back(k.numel);
+      k.numel += p.numel();
+    }
+    for (size_t b = 0; b < r->buckets.size(); ++b) {
+      GradBucket& k = r->buckets[b];
+      int64_t n = k.numel + (b + 1 == r->buckets.size() ? static_cast<int64_t>(ps.size()) : 0);
+      k.buffer = at::empty({n}, ps[k.members[0]].options().requires_grad(false));
+    }
+    std::weak_ptr<Reducer> weak = r;
+    for (size_t j = 0; j < ps.size(); ++j) {
+      auto acc = torch::autograd::impl::grad_accumulator(ps[j]);
+      if (!acc) throw JsError("distBucketsCreate: parameter " + std::to_string(j) + " has no gradient accumulator");
+      acc->add_post_hook(std::make_unique<torch::autograd::utils::LambdaPostHook>(
+          [weak, j](const torch::autograd::variable_list& outputs, const torch::autograd::variable_list&) {
+            if (auto s = weak.lock()) s->on_grad(j);
+            return outputs;
+          }));
+      r->accumulators.push_back(std::move(acc));
+    }
+    auto& t = reducers();
+    t.push_back(std::move(r));
+    return from_int64(env, static_cast<int64_t>(t.size() - 1));
+  });
+}
+
+// distBucketsSizes(h) -> the number of parameters in each bucket, in issue order (for tests and docs).
+BYOL_FN(DistBucketsSizes) {
+  return guarded(env, "distBucketsSizes", [&] {
+    auto a = args_of(env, info, 1, "distBucketsSizes");
+    Reducer& r = reducer_at(to_int64(env, a[0], "buckets"));
+    napi_value arr = new_array(env, r.buckets.size());
+    for (size_t b = 0; b < r.buckets.size(); ++b) set_element(env, arr, static_cast<uint32_t>(b), from_int64(env, static_cast<int64_t>(r.buckets[b].members.size())));
+    return arr;
+  });
+}
+
+// distBucketsPrepare(h): the next backward fills the buckets (call it just before backward).
+BYOL_FN(DistBucketsPrepare) {
+  return guarded(env, "distBucketsPrepare", [&] {
+    auto a = args_of(env, info, 1, "distBucketsPrepare");
+    Reducer& r = reducer_at(to_int64(env, a[0], "buckets"));
+    group_at(r.group);
+    std::lock_guard<std::mutex> lock(r.mu);
+    if (r.armed) throw JsError("gradient buckets: the previous step's all-reduce was never finished");
+    for (auto& k : r.buckets) {
+      k.pending = k.members.size();
+      k.work.reset();
+    }
+    std::fill(r.got.begin(), r.got.end(), 0);
+    r.next = 0;
+    r.error.clear();
+    r.armed = true;
+    return undefined(env);
+  });
+}
+
+// distBucketsFinish(h): after backward: issues the remaining buckets, waits for all, and replaces each
+// parameter's gradient by its mean over the ranks (a parameter without a gradient on every rank keeps none).
+BYOL_FN(DistBucketsFinish) {
+  return guarded(env, "distBucketsFinish", [&] {
+    auto a = args_of(env, info, 1, "distBucketsFinish");
+    Reducer& r = reducer_at(to_int64(env, a[0], "buckets"));
+    Group& g = group_at(r.group);
+    std::lock_guard<std::mutex> lock(r.mu);
+    if (!r.armed) throw JsError("gradient buckets: finish() without prepare() before backward");
+    r.armed = false;
+    at::NoGradGuard no_grad;
+    bool missing = false;
+    for (size_t j = 0; j < r.params.size(); ++j) {
+      if (r.got[j]) continue;
+      missing = true;
+      GradBucket& k = r.buckets[r.bucket_of[j]];
+      k.buffer.narrow(0, k.offsets[r.slot_of[j]], r.params[j].numel()).zero_();
+    }
+    GradBucket& last = r.buckets.back();
+    at::Tensor flags = last.buffer.narrow(0, last.numel, static_cast<int64_t>(r.params.size()));
+    if (!missing) {
+      flags.fill_(1);  // the usual case: a kernel, no host-to-device copy (which would wait for the GPU)
+    } else {
+      at::Tensor host = at::empty({static_cast<int64_t>(r.params.size())}, at::TensorOptions().dtype(at::kFloat));
+      float* f = host.data_ptr<float>();
+      for (size_t j = 0; j < r.params.size(); ++j) f[j] = r.got[j] ? 1.0f : 0.0f;
+      flags.copy_(host, /*non_blocking=*/false);
+    }
+    while (r.next < r.buckets.size()) r.issue(r.next++);
+    if (!r.error.empty()) {
+      g.failed = true;
+      g.failure = "gradient all-reduce failed on rank " + std::to_string(g.rank) + " of " + std::to_string(g.size) + " (" + g.backend + "): " + r.error;
+      throw JsError(g.failure);
+    }
+    for (auto& k : r.buckets) {
+      run_collective(g, "gradient all-reduce", [&] { return k.work; });
+      k.work.reset();
+      k.buffer.div_(g.size);
+    }
+    at::Tensor seen = missing ? flags.to(at::kCPU, at::kFloat) : at::Tensor();
+    for (size_t j = 0; j < r.params.size(); ++j) {
+      GradBucket& k = r.buckets[r.bucket_of[j]];
+      at::Tensor& p = r.params[j];
+      at::Tensor mean = k.buffer.narrow(0, k.offsets[r.slot_of[j]], p.numel()).view(p.sizes());
+      if (r.got[j]) p.mutable_grad().copy_(mean);
+      else if (seen.data_ptr<float>()[j] > 0) p.mutable_grad() = mean.clone();
+    }
+    return undefined(env);
+  });
+}
+
+// distBucketsDestroy(h): removes the hooks' effect (they hold only a weak reference) and frees the buffers.
+BYOL_FN(DistBucketsDestroy) {
+  return guarded(env, "distBucketsDestroy", [&] {
+    auto a = args_of(env, info, 1, "distBucketsDestroy");
+    int64_t id = to_int64(env, a[0], "buckets");
+    auto& t = reducers();
+    if (id >= 0 && static_cast<size_t>(id) < t.size()) t[id].reset();
+    return undefined(env);
+  });
+}
+
 }  // namespace
 
 void init_distributed(napi_env env, napi_value exports) {
   register_exports(env, exports,
                    {{"distInit", DistInit}, {"distAllReduce", DistAllReduce}, {"distAllGather", DistAllGather},
                     {"distBroadcast", DistBroadcast}, {"distBarrier", DistBarrier}, {"distDestroy", DistDestroy},
-                    {"distBackends", DistBackends}, {"distAllReduceDiff", DistAllReduceDiff}});
+                    {"distBackends", DistBackends}, {"distAllReduceDiff", DistAllReduceDiff},
+                    {"distBucketsCreate", DistBucketsCreate}, {"distBucketsSizes", DistBucketsSizes},
+                    {"distBucketsPrepare", DistBucketsPrepare}, {"distBucketsFinish", DistBucketsFinish},
+                    {"distBucketsDestroy", DistBucketsDestroy}});
 }
 
 }  // namespace byol

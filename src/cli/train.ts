@@ -128,7 +128,7 @@ export async function trainCommand(argv: string[], hooks: TrainCommandHooks = {}
   // --nproc N on one machine: this process becomes a launcher of N ranks (torchrun's variables).
   // The launcher fixes the run folder so that every rank agrees on it.
   if (cfg.nproc > 1 && !isRankProcess()) return launchLocal(cfg.nproc, ["train", ...argv, ...(values.out || values.resume ? [] : ["--out", runDir])]);
-  const rank = hooks.dp ? null : joinFromEnv(cfg.device);
+  const rank = hooks.dp ? null : joinFromEnv(cfg.device, process.env, { bucketMb: cfg.bucketMb });
   if (rank) {
     cfg.device = rank.device;
     cfg.nproc = rank.ctx.worldSize;

@@ -93,6 +93,14 @@ export class ProcessGroup {
     return new Tensor(native.distAllReduceDiff(this.handle, t.id) as number);
   }
 
+  /**
+   * Gradient buckets over these parameters (see GradientBuckets): all-reduced while backward runs,
+   * in contiguous buffers of at most capBytes.
+   */
+  gradientBuckets(params: Tensor[], capBytes: number): GradientBuckets {
+    return new GradientBuckets(native.distBucketsCreate(this.handle, params.map((p) => p.id), capBytes) as number, params);
+  }
+
   /** Leaves the group and frees it (rank 0 also stops the rendezvous server). Call it on every rank. */
   destroy(): void {
     if (this.id < 0) return;
@@ -136,6 +144,59 @@ export function averageGradients(pg: ProcessGroup, params: Tensor[]): void {
     }
   } finally {
     for (const g of grads) g.dispose();
+  }
+}
+
+/** DistributedDataParallel's default bucket size, in MiB. */
+export const DEFAULT_BUCKET_MB = 25;
+
+/**
+ * Data-parallel gradient averaging as DistributedDataParallel does it: the parameters are split in
+ * backward order (the reverse of the list) into buckets of one dtype and device, at most capBytes each
+ * (the first at most 1 MiB, so communication starts early). prepare() before backward arms a hook on each
+ * parameter's gradient accumulation; when a bucket's gradients are all there, the hook copies them into
+ * the bucket's flat buffer and issues its all-reduce without waiting, so the reduction runs on the
+ * backend's threads while backward goes on. finish() after backward issues the rest, waits, and leaves
+ * each gradient replaced by its mean over the ranks: the same values, bit for bit, as averageGradients
+ * (a sum over the ranks, then one division), including its handling of parameters without a gradient.
+ */
+export class GradientBuckets {
+  private id: number;
+  private readonly handles: number[];
+  constructor(id: number, params: Tensor[]) {
+    this.id = id;
+    this.handles = params.map((p) => p.id);
+  }
+
+  /** Number of parameters in each bucket, in the order the buckets are reduced. */
+  sizes(): number[] {
+    return native.distBucketsSizes(this.live) as number[];
+  }
+
+  /** Call right before backward: the next backward fills the buckets. */
+  prepare(): void {
+    native.distBucketsPrepare(this.live);
+  }
+
+  /** Call after backward: waits for the buckets and leaves the averaged gradients in place. */
+  finish(): void {
+    native.distBucketsFinish(this.live);
+  }
+
+  /** Whether these buckets were made for exactly this parameter list. */
+  covers(params: Tensor[]): boolean {
+    return params.length === this.handles.length && params.every((p, i) => p.id === this.handles[i]);
+  }
+
+  dispose(): void {
+    if (this.id < 0) return;
+    native.distBucketsDestroy(this.id);
+    this.id = -1;
+  }
+
+  private get live(): number {
+    if (this.id < 0) throw new Error("these gradient buckets were disposed");
+    return this.id;
   }
 }
 

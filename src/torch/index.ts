@@ -12,4 +12,4 @@ export { CudaGraph, cudaGraphsAvailable, graphPoolHandle, cudaIndex, onSideStrea
 export { callOp, opSchema } from "./generic.js";
 export { hasOp } from "./op.js";
 export { saveSafetensors, loadSafetensors, serializeTensors, deserializeTensors } from "./safetensors.js";
-export { ProcessGroup, averageGradients, broadcastParameters, DEFAULT_DIST_TIMEOUT_MS, type DistBackend, type ReduceOp, type ProcessGroupOptions } from "./distributed.js";
+export { ProcessGroup, GradientBuckets, averageGradients, broadcastParameters, DEFAULT_DIST_TIMEOUT_MS, DEFAULT_BUCKET_MB, type DistBackend, type ReduceOp, type ProcessGroupOptions } from "./distributed.js";

@@ -97,6 +97,10 @@ export interface TrainConfig {
   logEverySteps: number;
   nproc: number;
   syncBatchNorm: boolean;
+  // Data-parallel gradient buckets (several processes only): the gradients are all-reduced while backward
+  // runs, in buffers of at most this many MiB, as DistributedDataParallel's bucket_cap_mb (default 25).
+  // 0: one all-reduce of all gradients after backward.
+  bucketMb: number;
   /** The method's parts, switchable for ablations (docs/ablations.md); the defaults are BYOL as published. */
   ablation: AblationSwitches;
 }
@@ -172,6 +176,7 @@ const BASE: TrainConfig = {
   nproc: 1,
   syncBatchNorm: false,
   ablation: { encoderNorm: "batchnorm", projectorNorm: "batchnorm", predictorNorm: "batchnorm", predictor: true, stopGradient: true, target: "ema" },
+  bucketMb: 25,
 };
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
@@ -335,6 +340,7 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   check(int(c.logEverySteps) && c.logEverySteps >= 1, `logEverySteps must be a positive integer, got ${c.logEverySteps}`);
   check(int(c.nproc) && c.nproc >= 1 && c.nproc <= 64, `nproc must be an integer in [1, 64], got ${c.nproc}`);
   validateAblation(c.ablation);
+  check(typeof c.bucketMb === "number" && c.bucketMb >= 0 && c.bucketMb <= 4096, `bucketMb must be a number of MiB in [0, 4096] (0 = one all-reduce after backward), got ${c.bucketMb}`);
   return c;
 }
 

@@ -83,14 +83,44 @@ export interface DistDataParallel extends DataParallel {
   syncBatchNorm(learner: BYOL): void;
 }
 
-/** The trainer's view of a process group; device: where this rank's tensors live (NCCL reduces CUDA tensors only). */
-export function dataParallel(pg: T.ProcessGroup, device = "cpu"): DistDataParallel {
+/** How the gradients are averaged: bucket size in MiB (0: one all-reduce after backward). */
+export interface DataParallelOptions {
+  bucketMb?: number;
+}
+
+/**
+ * The trainer's view of a process group; device: where this rank's tensors live (NCCL reduces CUDA
+ * tensors only). With bucketMb > 0 (default 25), beforeBackward arms gradient buckets that all-reduce
+ * while backward runs and averageGradients waits for them; a step without beforeBackward (or with
+ * bucketMb 0) averages with one flat all-reduce after backward. Both give the same values.
+ */
+export function dataParallel(pg: T.ProcessGroup, device = "cpu", opts: DataParallelOptions = {}): DistDataParallel {
+  const capBytes = Math.round((opts.bucketMb ?? T.DEFAULT_BUCKET_MB) * 1024 * 1024);
+  let buckets: T.GradientBuckets | null = null;
+  let armed = false;
   return {
     pg,
     rank: pg.rank,
     worldSize: pg.worldSize,
     broadcast: (tensors) => T.broadcastParameters(pg, tensors, 0),
-    averageGradients: (params) => T.averageGradients(pg, params),
+    beforeBackward: (params) => {
+      if (capBytes <= 0 || pg.worldSize === 1 || params.length === 0) return;
+      if (!buckets?.covers(params)) {
+        buckets?.dispose();
+        buckets = pg.gradientBuckets(params, capBytes);
+      }
+      buckets.prepare();
+      armed = true;
+    },
+    averageGradients: (params) => {
+      if (armed && buckets?.covers(params)) {
+        armed = false;
+        buckets.finish();
+      } else {
+        if (armed) throw new Error("averageGradients: the parameters differ from the ones given to beforeBackward");
+        T.averageGradients(pg, params);
+      }
+    },
     meanOf: (values) => T.tidy(() => {
       const t = T.tensor(Float64Array.from(values), [values.length], { device });
       pg.allReduce(t, "avg");
@@ -112,12 +142,12 @@ export interface RankSetup {
  * When this process is one rank of a data-parallel run (torchrun's variables set, by `--nproc` or by a
  * launcher), joins the run's process group; null for a single process. Blocks until every rank joined.
  */
-export function joinFromEnv(device: string, env: Env = process.env): RankSetup | null {
+export function joinFromEnv(device: string, env: Env = process.env, opts: DataParallelOptions = {}): RankSetup | null {
   const ctx = distContextFromEnv(env);
   if (!ctx) return null;
   const dev = rankDevice(ctx, device);
   const pg = initProcessGroup(ctx, dev);
-  return { ctx, pg, device: dev, dp: dataParallel(pg, dev) };
+  return { ctx, pg, device: dev, dp: dataParallel(pg, dev, opts) };
 }
 
 /**

@@ -26,6 +26,11 @@ export interface DataParallel {
   worldSize: number;
   /** Copies rank 0's values into these tensors on every rank. */
   broadcast(tensors: T.Tensor[]): void;
+  /**
+   * Optional: called right before backward with the parameters averageGradients will get, so that
+   * their gradients can be all-reduced while backward runs (gradient buckets).
+   */
+  beforeBackward?(params: T.Tensor[]): void;
   /** Replaces each parameter's gradient by the mean over ranks. */
   averageGradients(params: T.Tensor[]): void;
   /** Element-wise mean over ranks of a few numbers (for logging). */
@@ -263,8 +268,10 @@ export class TrainStep {
         ? T.autocast(device.startsWith("cuda") ? "cuda" : "cpu", "bfloat16", () => learner.forwardLoss(v1, v2))
         : learner.forwardLoss(v1, v2);
       optimizer.zeroGrad();
+      const params = dp ? learner.trainableParameters() : null;
+      if (dp && params) dp.beforeBackward?.(params);
       loss.backward();
-      if (dp) dp.averageGradients(learner.trainableParameters());
+      if (dp && params) dp.averageGradients(params);
       optimizer.step();
       if (typeof tau === "number") learner.updateTarget(tau);
       else learner.updateTarget(tau, this.oneMinusTau);
