@@ -37,11 +37,13 @@ export interface EvalResult {
   baselines: {
     random_init: { knn_top1: number; linear_top1: number };
     raw_pixels: { linear_top1: number };
-  };
+  } & Record<string, { knn_top1?: number; linear_top1: number }>;
+  /** The linear protocol per representation (eval/linear-protocol.ts): the weight decay chosen on a validation split. */
+  linear_protocol?: Record<string, { chosen?: { weight_decay?: number; val_top1?: number }; train_top1?: number; validation_images?: number }>;
   /** Where the test split comes from, when the dataset has no published one (e.g. a folder's held-out part). */
   test_split?: string;
   /** Linear top-1 from class-balanced subsets of the train labels, keyed by fraction ("0.01", "0.1"). */
-  label_fractions?: Record<string, { byol?: number; random_init?: number; raw_pixels?: number }>;
+  label_fractions?: Record<string, Record<string, unknown>>;
 }
 
 export interface EmbeddingMapInput {

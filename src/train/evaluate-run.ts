@@ -56,7 +56,7 @@ export async function evaluateRun(opts: {
   log("evaluating: kNN and linear probes for BYOL, random init and raw pixels");
   const r = evaluateRepresentations({
     embedTrained, embedRandom, train: trainSet, test, mean: data.mean, std: data.std, device: cfg.device,
-    knnK: cfg.knn.k, knnT: cfg.knn.temperature, linear: { epochs: cfg.linearEval.epochs }, seed: cfg.seed,
+    knnK: cfg.knn.k, knnT: cfg.knn.temperature, seed: cfg.seed,
     maxTrain: cfg.linearEval.maxTrain ?? undefined, labelFractions: cfg.linearEval.labelFractions ? LABEL_FRACTIONS : [],
   });
   const evalS = (performance.now() - t0) / 1000;
@@ -67,6 +67,7 @@ export async function evaluateRun(opts: {
     knn_top1: r.knn_top1,
     linear_top1: r.linear_top1,
     baselines: r.baselines,
+    linear_protocol: r.linear_protocol,
     ...(r.label_fractions ? { label_fractions: r.label_fractions } : {}),
     train_s: Math.round(opts.trainS * 10) / 10,
     eval_s: Math.round(evalS * 10) / 10,
