@@ -115,4 +115,5 @@ test("byol train writes label_fractions into eval.json and the report's table", 
   assert.ok(readMetrics(join(run, "metrics.jsonl")).some((row) => typeof row.online_linear_clean_top1 === "number"));
   assert.match(html, /Linear top-1, 10% of labels/);
   assert.match(html, /Linear top-1, 1% of labels/);
+  assert.match(html, /Weight decay chosen/, "the report shows the linear protocol's choice");
 });
