@@ -2,7 +2,9 @@
 // (60,000 train / 10,000 test images) against the earlier single mini-batch probe (AdamW, fixed lr and
 // weight decay, 30 epochs), per representation: test top-1 and seconds of each, the chosen weight
 // decay, and the 1% / 10% label-fraction protocols (BENCH_FRACTIONS=0 skips them). Threads:
-// BENCH_THREADS (default 2). One JSON line per representation.
+// BENCH_THREADS (default 2). BENCH_ITER sets the L-BFGS iterations of every fit (as linearEval.epochs
+// does in a run; default: the protocol's 30 per grid point, 50 for the final fit). One JSON line per
+// representation.
 import * as T from "../src/torch/index.js";
 import { loadFashionMnist } from "../src/data/idx.js";
 import { channelStats } from "../src/data/dataset.js";
@@ -21,6 +23,7 @@ const { mean, std } = channelStats(train);
 const labels = train.labels!;
 const testLabels = test.labels!;
 const split = validationSplit(labels, VALIDATION_FRACTION, 0);
+const iters = process.env.BENCH_ITER ? { gridIter: Number(process.env.BENCH_ITER), finalIter: Number(process.env.BENCH_ITER) } : {};
 // Wall seconds, and CPU seconds of this process (user + system): on a shared machine the second is the
 // steadier measure of the work done.
 const seconds = (t: number) => Math.round((performance.now() - t) / 10) / 100;
@@ -49,7 +52,7 @@ for (const name of process.argv.slice(2).length ? process.argv.slice(2) : ["raw_
   t = performance.now();
   c = process.cpuUsage();
   const s = standardiseFeatures(ftr, fte, "cpu");
-  const rec = runLinearProtocol(s.x, labels, s.xTest, testLabels, split, { numClasses: 10, validationFraction: VALIDATION_FRACTION });
+  const rec = runLinearProtocol(s.x, labels, s.xTest, testLabels, split, { numClasses: 10, validationFraction: VALIDATION_FRACTION, ...iters });
   const newS = seconds(t);
   const newCpu = cpu(c);
   const fractions: Record<string, unknown> = {};
@@ -57,7 +60,7 @@ for (const name of process.argv.slice(2).length ? process.argv.slice(2) : ["raw_
     for (const f of LABEL_FRACTIONS) {
       t = performance.now();
       c = process.cpuUsage();
-      const r = runLinearProtocol(s.x, labels, s.xTest, testLabels, split, { numClasses: 10, validationFraction: VALIDATION_FRACTION }, balancedSubset(labels, f, 0, split.val));
+      const r = runLinearProtocol(s.x, labels, s.xTest, testLabels, split, { numClasses: 10, validationFraction: VALIDATION_FRACTION, ...iters }, balancedSubset(labels, f, 0, split.val));
       fractions[String(f)] = { test_top1: r.test_top1, chosen: r.chosen.weight_decay, seconds: seconds(t), cpu_s: cpu(c) };
     }
   }
