@@ -76,7 +76,7 @@ export interface TrainConfig {
   cudaGraph: "auto" | "on" | "off";
   knn: { everyEpochs: number; k: number; temperature: number; monitorTrain: number; monitorTest: number };
   /**
-   * epochs: L-BFGS iterations of each linear-protocol fit (each one at least a full pass over the features);
+   * epochs: L-BFGS iterations of each grid point of the linear protocol, twice as many for its final fit;
    * labelFractions: also train linear probes on 1% and 10% of the train labels (eval.json's label_fractions).
    */
   linearEval: { epochs: number; maxTrain: number | null; labelFractions: boolean };

@@ -56,7 +56,7 @@ export async function evaluateRun(opts: {
   log("evaluating: kNN and linear probes for BYOL, random init and raw pixels");
   const r = evaluateRepresentations({
     embedTrained, embedRandom, train: trainSet, test, mean: data.mean, std: data.std, device: cfg.device,
-    knnK: cfg.knn.k, knnT: cfg.knn.temperature, linear: { gridIter: cfg.linearEval.epochs, finalIter: cfg.linearEval.epochs }, seed: cfg.seed,
+    knnK: cfg.knn.k, knnT: cfg.knn.temperature, linear: { gridIter: cfg.linearEval.epochs, finalIter: 2 * cfg.linearEval.epochs }, seed: cfg.seed,
     maxTrain: cfg.linearEval.maxTrain ?? undefined, labelFractions: cfg.linearEval.labelFractions ? LABEL_FRACTIONS : [],
   });
   const evalS = (performance.now() - t0) / 1000;
