@@ -1,28 +1,40 @@
-// The evaluation behind eval.json: the trained encoder against two baselines, all scored on the test
+// The evaluation behind eval.json: the trained encoder against baselines, all scored on the test
 // split in the same run (SPEC §4):
-//   - trained:      kNN and linear probe on the BYOL encoder's representation y;
-//   - random_init:  the same architecture at its random initialisation (what training adds);
-//   - raw_pixels:   a linear probe on the normalised pixels themselves (what any encoder must beat).
-// Optionally each of the three also gets linear probes trained on 1% and 10% of the train labels (the
-// paper's semi-supervised protocol, label-fractions.ts), on the same features.
-// Features are extracted once per encoder and split, then shared by the kNN and the linear probe.
+//   - trained:      kNN and the linear protocol on the BYOL encoder's representation y;
+//   - random_init (and any other named encoder, e.g. other_init): the same architecture untrained;
+//   - raw_pixels:   the linear protocol on the normalised pixels themselves (what any encoder must beat).
+// The linear protocol (linear-protocol.ts): weight decay chosen on a seeded, class-stratified
+// validation split of the train split, the probe retrained on the whole train split, scored once on
+// the test split; optionally also from 1% and 10% of the train labels (subsets drawn from the part
+// outside the validation split, chosen on the same validation split).
+// Features are extracted once per representation, standardised once, then shared by every probe; at
+// most one representation's features are held at a time.
 import * as T from "../torch/index.js";
 import { subset, type ImageSet } from "../data/dataset.js";
 import { sampleIndices } from "../data/loader.js";
 import { UserError } from "../util/errors.js";
 import { extractFeatures, rawPixelFeatures, type EmbedFn } from "./features.js";
 import { KNN_DEFAULTS, knnTop1 } from "./knn.js";
-import { linearProbe, type LinearProbeOptions } from "./linear.js";
-import { fractionProbes, type LabelFractionScores } from "./label-fractions.js";
+import { balancedSubset } from "./label-fractions.js";
+import { runLinearProtocol, standardiseFeatures, type ProtocolRecord } from "./linear-protocol.js";
+import { VALIDATION_FRACTION, validationSplit } from "./validation-split.js";
+
+/** Settings of the linear protocol (defaults in linear-protocol.ts and validation-split.ts). */
+export interface LinearProtocolOptions {
+  validationFraction?: number;
+  weightDecays?: readonly number[];
+  gridIter?: number;
+  finalIter?: number;
+}
 
 /** Inputs of evaluateRepresentations. */
 export interface EvaluateOptions {
   /** The trained encoder, in eval mode: normalised images [b, C, H, W] → y [b, d]. */
   embedTrained: EmbedFn;
-  /** The same architecture at random initialisation (the baseline). */
+  /** The same architecture untrained (the random_init baseline). */
   embedRandom: EmbedFn;
-  /** Optionally another random initialisation, scored as `baselines.other_init` (kNN and linear only). */
-  embedOther?: EmbedFn;
+  /** More untrained encoders, each scored like random_init under its own name in `baselines`. */
+  embedOthers?: { name: string; embed: EmbedFn }[];
   /** Labelled train split (the kNN bank and the linear probe's training data). */
   train: ImageSet;
   /** Labelled test split (every accuracy is measured here). */
@@ -36,13 +48,13 @@ export interface EvaluateOptions {
   /** kNN neighbours (default 200) and temperature (default 0.1). */
   knnK?: number;
   knnT?: number;
-  /** Linear-probe settings (its seed defaults to `seed`). */
-  linear?: LinearProbeOptions;
-  /** Seed of the train subsample and the linear probe's batch order (default 0). */
+  /** Linear-protocol settings. */
+  linear?: LinearProtocolOptions;
+  /** Seed of the train subsample, the validation split and the label-fraction subsets (default 0). */
   seed?: number;
   /** Use at most this many train images (a fixed random subset) for the kNN bank and the probes. */
   maxTrain?: number;
-  /** Label fractions (e.g. [0.01, 0.1]) whose class-balanced train subsets get their own linear probe; default none. */
+  /** Label fractions (e.g. [0.01, 0.1]) whose class-balanced train subsets get their own linear protocol; default none. */
   labelFractions?: readonly number[];
   /** Progress messages. */
   log?: (msg: string) => void;
@@ -53,13 +65,14 @@ export interface EncoderScores {
   linear_top1: number;
 }
 
-/** Scores of the trained encoder and both baselines on the test split, with counts and timings. */
+/** Per label fraction: test top-1 per representation, and each one's protocol record. */
+export type LabelFractionResult = { [name: string]: number | Record<string, ProtocolRecord>; linear_protocol: Record<string, ProtocolRecord> };
+
+/** Scores of the trained encoder and the baselines on the test split, with counts and timings. */
 export interface EvaluationResult extends EncoderScores {
-  baselines: {
-    random_init: EncoderScores;
-    other_init?: EncoderScores;
-    raw_pixels: { linear_top1: number };
-  };
+  baselines: { random_init: EncoderScores; raw_pixels: { linear_top1: number } } & Record<string, { knn_top1?: number; linear_top1: number }>;
+  /** The linear protocol's search and final probe per representation ("byol", the baselines' names). */
+  linear_protocol: Record<string, ProtocolRecord>;
   /** Train images used (after removing unlabeled ones and subsampling) and test images scored. */
   train_images: number;
   test_images: number;
@@ -68,15 +81,13 @@ export interface EvaluationResult extends EncoderScores {
   num_classes: number;
   feature_dim: number;
   knn: { k: number; temperature: number };
-  /** Linear probe on the trained features: its train accuracy and epochs run. */
-  linear: { train_top1: number; epochs: number };
-  /** Linear top-1 from each label fraction's subset, for the three representations (absent without fractions). */
-  label_fractions?: LabelFractionScores;
+  /** Per fraction ("0.01", "0.1"): linear top-1 per representation and the protocol records (absent without fractions). */
+  label_fractions?: Record<string, LabelFractionResult>;
   /** Seconds spent in each part (label_fractions_s, with fractions only: all their probes, counted in no other part). */
   timings: { features_s: number; knn_s: number; linear_s: number; baselines_s: number; label_fractions_s?: number; total_s: number };
 }
 
-/** Scores a trained encoder (kNN and linear probe) against a random-init encoder and raw pixels, all on the same test split. */
+/** Scores a trained encoder (kNN and the linear protocol) against untrained encoders and raw pixels, all on the same test split. */
 export function evaluateRepresentations(o: EvaluateOptions): EvaluationResult {
   const t0 = performance.now();
   const log = o.log ?? (() => {});
@@ -88,40 +99,40 @@ export function evaluateRepresentations(o: EvaluateOptions): EvaluationResult {
   const temperature = o.knnT ?? KNN_DEFAULTS.temperature;
   const device = o.device ?? "cpu";
   const featureOpts = { batchSize: o.batchSize, device, mean: o.mean, std: o.std };
-  const linearOpts: LinearProbeOptions = { device, numClasses, seed, ...o.linear };
+  const validationFraction = o.linear?.validationFraction ?? VALIDATION_FRACTION;
+  // One validation split and one subset per fraction for every representation: all are scored on the same images.
+  const split = validationSplit(trainLabels, validationFraction, seed);
   const fractions = o.labelFractions ?? [];
+  const subsets = fractions.map((f) => balancedSubset(trainLabels, f, seed, split.val));
+  const protocolOpts = { numClasses, validationFraction, ...o.linear };
   const timings: EvaluationResult["timings"] = { features_s: 0, knn_s: 0, linear_s: 0, baselines_s: 0, ...(fractions.length ? { label_fractions_s: 0 } : {}), total_s: 0 };
-  let fractionsS = 0;
-  // Linear probes on the fractions' subsets of rows of features already extracted.
-  const fractionScores = (ftr: T.Tensor, fte: T.Tensor, name: string): Record<string, number> => {
-    if (fractions.length === 0) return {};
-    const t = performance.now();
-    const r = fractionProbes(ftr, trainLabels, fte, testLabels, fractions, seed, linearOpts);
-    fractionsS += since(t);
-    log(`evaluation: ${name}: linear top-1 from ${fractions.map((f) => `${f * 100}%`).join(" / ")} of the labels: ${Object.values(r).map((a) => `${(a * 100).toFixed(2)}%`).join(" / ")}`);
-    return r;
-  };
   const since = (t: number) => (performance.now() - t) / 1000;
+  const pct = (a: number) => `${(a * 100).toFixed(2)}%`;
 
-  // Features of one encoder on both splits, then its kNN and linear scores; the features are freed
-  // before the next encoder runs, so at most one encoder's features are held at a time.
-  const score = (embed: EmbedFn, name: string, addTo: "main" | "baseline", withFractions = true) => {
+  // One representation: its features on both splits (from `features`), its kNN (optional), the linear
+  // protocol, and the label fractions' protocols; the features are freed before the next one.
+  const score = (name: string, label: string, features: () => { ftr: T.Tensor; fte: T.Tensor }, withKnn: boolean, addTo: "main" | "baseline") => {
     let t = performance.now();
-    log(`evaluation: ${name}: features of ${train.n} train and ${test.n} test images`);
-    const ftr = extractFeatures(embed, train, featureOpts);
-    let fte: T.Tensor | null = null;
+    log(`evaluation: ${label}: features of ${train.n} train and ${test.n} test images`);
+    const { ftr, fte } = features();
+    let std: { x: T.Tensor; xTest: T.Tensor } | null = null;
     try {
-      fte = extractFeatures(embed, test, featureOpts);
       const featS = since(t);
       t = performance.now();
-      const knn = knnTop1(ftr, trainLabels, fte, testLabels, { k, temperature, numClasses, device });
+      const knn = withKnn ? knnTop1(ftr, trainLabels, fte, testLabels, { k, temperature, numClasses, device }) : NaN;
       const knnS = since(t);
+      if (withKnn) log(`evaluation: ${label}: kNN top-1 ${pct(knn)}`);
       t = performance.now();
-      log(`evaluation: ${name}: kNN top-1 ${(knn * 100).toFixed(2)}%; training the linear probe`);
-      const lin = linearProbe(ftr, trainLabels, fte, testLabels, linearOpts);
+      std = standardiseFeatures(ftr, fte, device);
+      const lin = runLinearProtocol(std.x, trainLabels, std.xTest, testLabels, split, protocolOpts);
       const linS = since(t);
-      log(`evaluation: ${name}: linear top-1 ${(lin.top1 * 100).toFixed(2)}%`);
-      const fr = withFractions ? fractionScores(ftr, fte, name) : {};
+      log(`evaluation: ${label}: linear top-1 ${pct(lin.test_top1)} (weight decay ${lin.chosen.weight_decay} chosen on ${lin.validation_images} validation images; train top-1 ${pct(lin.train_top1)})`);
+      t = performance.now();
+      const fr = subsets.map((rows) => runLinearProtocol(std!.x, trainLabels, std!.xTest, testLabels, split, protocolOpts, rows));
+      if (fractions.length) {
+        timings.label_fractions_s! += since(t);
+        log(`evaluation: ${label}: linear top-1 from ${fractions.map((f) => `${f * 100}%`).join(" / ")} of the labels: ${fr.map((r) => pct(r.test_top1)).join(" / ")}`);
+      }
       if (addTo === "main") {
         timings.features_s += featS;
         timings.knn_s += knnS;
@@ -129,56 +140,67 @@ export function evaluateRepresentations(o: EvaluateOptions): EvaluationResult {
       } else {
         timings.baselines_s += featS + knnS + linS;
       }
-      return { knn, lin, fr, dim: ftr.size(1) };
+      return { name, knn, lin, fr, dim: ftr.size(1) };
     } finally {
       ftr.dispose();
-      fte?.dispose();
+      fte.dispose();
+      std?.x.dispose();
+      std?.xTest.dispose();
+    }
+  };
+  const encoderFeatures = (embed: EmbedFn) => () => {
+    const ftr = extractFeatures(embed, train, featureOpts);
+    try {
+      return { ftr, fte: extractFeatures(embed, test, featureOpts) };
+    } catch (e) {
+      ftr.dispose();
+      throw e;
+    }
+  };
+  const pixelFeatures = () => {
+    const ftr = rawPixelFeatures(train, o.mean, o.std);
+    try {
+      return { ftr, fte: rawPixelFeatures(test, o.mean, o.std) };
+    } catch (e) {
+      ftr.dispose();
+      throw e;
     }
   };
 
-  const trained = score(o.embedTrained, "BYOL encoder", "main");
-  const random = score(o.embedRandom, "random-init encoder", "baseline");
-  const other = o.embedOther ? score(o.embedOther, "other-init encoder", "baseline", false) : null;
-
-  const tRaw = performance.now();
-  const fractionsBefore = fractionsS;
-  log(`evaluation: raw pixels: linear probe on ${train.channels * train.height * train.width}-dimensional pixels`);
-  const rtr = rawPixelFeatures(train, o.mean, o.std);
-  let raw: number;
-  let rawFr: Record<string, number>;
-  try {
-    const rte = rawPixelFeatures(test, o.mean, o.std);
-    try {
-      raw = linearProbe(rtr, trainLabels, rte, testLabels, linearOpts).top1;
-      rawFr = fractionScores(rtr, rte, "raw pixels");
-    } finally {
-      rte.dispose();
-    }
-  } finally {
-    rtr.dispose();
+  const others = o.embedOthers ?? [];
+  for (const { name } of others) {
+    if (["byol", "random_init", "raw_pixels", "linear_protocol"].includes(name) || !/^[a-z0-9_]+$/.test(name)) throw new UserError(`evaluation: "${name}" cannot name a baseline`);
   }
-  log(`evaluation: raw pixels: linear top-1 ${(raw * 100).toFixed(2)}%`);
-  timings.baselines_s += since(tRaw) - (fractionsS - fractionsBefore);
-  if (fractions.length) timings.label_fractions_s = fractionsS;
+  const trained = score("byol", "BYOL encoder", encoderFeatures(o.embedTrained), true, "main");
+  const baselines = [
+    score("random_init", "random-init encoder", encoderFeatures(o.embedRandom), true, "baseline"),
+    ...others.map((b) => score(b.name, b.name.replace(/_/g, " "), encoderFeatures(b.embed), true, "baseline")),
+  ];
+  const raw = score("raw_pixels", "raw pixels", pixelFeatures, false, "baseline");
+  const all = [trained, ...baselines, raw];
   timings.total_s = since(t0);
   for (const key of Object.keys(timings) as (keyof typeof timings)[]) timings[key] = Math.round(timings[key]! * 100) / 100;
 
   return {
     knn_top1: trained.knn,
-    linear_top1: trained.lin.top1,
+    linear_top1: trained.lin.test_top1,
     baselines: {
-      random_init: { knn_top1: random.knn, linear_top1: random.lin.top1 },
-      ...(other ? { other_init: { knn_top1: other.knn, linear_top1: other.lin.top1 } } : {}),
-      raw_pixels: { linear_top1: raw },
-    },
+      ...Object.fromEntries(baselines.map((b) => [b.name, { knn_top1: b.knn, linear_top1: b.lin.test_top1 }])),
+      raw_pixels: { linear_top1: raw.lin.test_top1 },
+    } as EvaluationResult["baselines"],
+    linear_protocol: Object.fromEntries(all.map((r) => [r.name, r.lin])),
     train_images: train.n,
     test_images: test.n,
     max_train: o.maxTrain ?? null,
     num_classes: numClasses,
     feature_dim: trained.dim,
     knn: { k: Math.min(k, train.n), temperature },
-    linear: { train_top1: trained.lin.trainTop1, epochs: trained.lin.epochs },
-    ...(fractions.length ? { label_fractions: Object.fromEntries(fractions.map((f) => [String(f), { byol: trained.fr[String(f)], random_init: random.fr[String(f)], raw_pixels: rawFr[String(f)] }])) } : {}),
+    ...(fractions.length ? {
+      label_fractions: Object.fromEntries(fractions.map((f, i) => [String(f), {
+        ...Object.fromEntries(all.map((r) => [r.name, r.fr[i].test_top1])),
+        linear_protocol: Object.fromEntries(all.map((r) => [r.name, r.fr[i]])),
+      } as LabelFractionResult])),
+    } : {}),
     timings,
   };
 }

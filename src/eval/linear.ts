@@ -1,5 +1,8 @@
-// Linear evaluation on frozen features: a softmax-regression classifier trained on the train split's
-// features and scored on the test split, the protocol BYOL reports (Grill et al. 2020, §4.1).
+// A mini-batch linear probe on frozen features: a softmax-regression classifier trained on the train
+// split's features with one fixed learning rate and weight decay, scored on the test split. The run's
+// evaluation uses the linear protocol instead (linear-protocol.ts: weight decay chosen on a validation
+// split, full-batch L-BFGS); this probe stays in the library API and as the benches' point of
+// comparison (bench/linear-protocol.ts).
 //
 // Features are standardised per dimension with the TRAIN split's mean and standard deviation (the
 // same affine map is applied to the test features), which plays the role of the BatchNorm without

@@ -41,13 +41,15 @@ export interface EvalResult {
     /** Another, independent initialisation of the same architecture (an extra row). */
     other_init?: { knn_top1: number; linear_top1: number };
     raw_pixels: { linear_top1: number };
-  };
+  } & Record<string, { knn_top1?: number; linear_top1: number }>;
   /** random_init's weights: "step0", the run's own online encoder at step 0; "independent", another initialisation (older run folders). */
   random_init_weights?: string;
+  /** The linear protocol per representation (eval/linear-protocol.ts): the weight decay chosen on a validation split. */
+  linear_protocol?: Record<string, { chosen?: { weight_decay?: number; val_top1?: number }; train_top1?: number; validation_images?: number }>;
   /** Where the test split comes from, when the dataset has no published one (e.g. a folder's held-out part). */
   test_split?: string;
   /** Linear top-1 from class-balanced subsets of the train labels, keyed by fraction ("0.01", "0.1"). */
-  label_fractions?: Record<string, { byol?: number; random_init?: number; raw_pixels?: number }>;
+  label_fractions?: Record<string, Record<string, unknown>>;
 }
 
 export interface EmbeddingMapInput {
@@ -309,7 +311,24 @@ function evalTable(ev: EvalResult | null): string {
     `<table class="acc"><thead><tr><th>Encoder</th>${columns.map((c) => `<th class="num">${esc(c)}</th>`).join("")}</tr></thead><tbody>` +
     rows.map((r) => `<tr><td>${esc(r[0])}</td>${columns.map((_, i) => cell(r[i + 1], bests[i]!)).join("")}</tr>`).join("") +
     `</tbody></table>` +
-    `<p class="cap">${ev.test_split ? `Test split: ${esc(ev.test_split)}` : `Test split of ${esc(ev.dataset ?? DASH)}`}; all measured in the same run. Wall time ${esc(fmtDuration(ev.wall_s))}.${esc(fractionNote)}</p>`
+    `<p class="cap">${ev.test_split ? `Test split: ${esc(ev.test_split)}` : `Test split of ${esc(ev.dataset ?? DASH)}`}; all measured in the same run. Wall time ${esc(fmtDuration(ev.wall_s))}.${esc(fractionNote)}</p>` +
+    linearProtocolTable(ev)
+  );
+}
+
+// The linear protocol's choice per representation: the weight decay picked on the validation split
+// and the final probe's train accuracy beside its test accuracy (a large gap reads as over-fitting).
+function linearProtocolTable(ev: EvalResult): string {
+  const lp = ev.linear_protocol && typeof ev.linear_protocol === "object" ? Object.entries(ev.linear_protocol) : [];
+  if (lp.length === 0) return "";
+  const name: Record<string, string> = { byol: "BYOL", random_init: "Random-init encoder", raw_pixels: "Raw pixels" };
+  const rows = lp.map(([k, r]) =>
+    `<tr><td>${esc(name[k] ?? k.replace(/_/g, " "))}</td><td class="num">${esc(fmtNum(r?.chosen?.weight_decay, 2))}</td>` +
+    `<td class="num">${esc(fmtPct(r?.chosen?.val_top1))}</td><td class="num">${esc(fmtPct(r?.train_top1))}</td></tr>`).join("");
+  const nVal = lp[0][1]?.validation_images;
+  return (
+    `<table class="acc"><thead><tr><th>Linear protocol</th><th class="num">Weight decay chosen</th><th class="num">Validation top-1</th><th class="num">Final probe, train top-1</th></tr></thead><tbody>${rows}</tbody></table>` +
+    `<p class="cap">${esc(`The weight decay of each linear probe is chosen on a seeded, class-stratified validation split of the train split${typeof nVal === "number" ? ` (${nVal} images)` : ""}; the probe is then retrained on the whole train split with it and scored once on the test split (the table above). Full-batch L-BFGS on standardised features; eval.json's linear_protocol holds every grid point.`)}</p>`
   );
 }
 

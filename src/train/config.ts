@@ -88,7 +88,10 @@ export interface TrainConfig {
    */
   cudaGraph: "auto" | "on" | "off";
   knn: { everyEpochs: number; k: number; temperature: number; monitorTrain: number; monitorTest: number };
-  /** labelFractions: also train linear probes on 1% and 10% of the train labels (eval.json's label_fractions). */
+  /**
+   * epochs: L-BFGS iterations of each grid point of the linear protocol, twice as many for its final fit;
+   * labelFractions: also train linear probes on 1% and 10% of the train labels (eval.json's label_fractions).
+   */
   linearEval: { epochs: number; maxTrain: number | null; labelFractions: boolean };
   /** A folder of class subfolders without a test split: the fraction of each class held out for evaluation. */
   evalHoldout: number;

@@ -93,9 +93,9 @@ export async function evaluateRun(opts: {
   const embedRandom = (x: T.Tensor) => randomEncoder.forward(x);
   log(`evaluating: kNN and linear probes for BYOL, random init (${weights === "step0" ? "the run's step-0 weights" : "an independent initialisation"})${otherInit ? ", another initialisation" : ""} and raw pixels`);
   const r = evaluateRepresentations({
-    embedTrained, embedRandom, embedOther: otherInit ? (x: T.Tensor) => otherInit.forward(x) : undefined,
+    embedTrained, embedRandom, embedOthers: otherInit ? [{ name: "other_init", embed: (x: T.Tensor) => otherInit.forward(x) }] : [],
     train: trainSet, test, mean: data.mean, std: data.std, device: cfg.device,
-    knnK: cfg.knn.k, knnT: cfg.knn.temperature, linear: { epochs: cfg.linearEval.epochs }, seed: cfg.seed,
+    knnK: cfg.knn.k, knnT: cfg.knn.temperature, linear: { gridIter: cfg.linearEval.epochs, finalIter: 2 * cfg.linearEval.epochs }, seed: cfg.seed,
     maxTrain: cfg.linearEval.maxTrain ?? undefined, labelFractions: cfg.linearEval.labelFractions ? LABEL_FRACTIONS : [],
   });
   const evalS = (performance.now() - t0) / 1000;
@@ -109,6 +109,7 @@ export async function evaluateRun(opts: {
     baselines: r.baselines,
     random_init_weights: weights,
     ...(note ? { random_init_note: note } : {}),
+    linear_protocol: r.linear_protocol,
     ...(r.label_fractions ? { label_fractions: r.label_fractions } : {}),
     train_s: Math.round(opts.trainS * 10) / 10,
     eval_s: Math.round(evalS * 10) / 10,

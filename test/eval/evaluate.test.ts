@@ -23,7 +23,7 @@ test("produces the eval.json structure with fractions in [0, 1]", () => {
   const logs: string[] = [];
   const before = T.liveTensors();
   const r = evaluateRepresentations({
-    embedTrained, embedRandom, train, test: testSet, mean: MEAN, std: STD, knnK: 10, linear: { epochs: 5, minSteps: 100 }, log: (m) => logs.push(m),
+    embedTrained, embedRandom, train, test: testSet, mean: MEAN, std: STD, knnK: 10, log: (m) => logs.push(m),
   });
   assert.equal(T.liveTensors(), before, "no tensor leaked");
   for (const v of [r.knn_top1, r.linear_top1, r.baselines.random_init.knn_top1, r.baselines.random_init.linear_top1, r.baselines.raw_pixels.linear_top1]) {
@@ -46,7 +46,7 @@ test("produces the eval.json structure with fractions in [0, 1]", () => {
 });
 
 test("maxTrain subsamples the train split deterministically", () => {
-  const opts = { embedTrained, embedRandom, train, test: testSet, mean: MEAN, std: STD, knnK: 200, maxTrain: 40, seed: 9, linear: { epochs: 2, minSteps: 20 } };
+  const opts = { embedTrained, embedRandom, train, test: testSet, mean: MEAN, std: STD, knnK: 200, maxTrain: 40, seed: 9 };
   const a = evaluateRepresentations(opts);
   const b = evaluateRepresentations(opts);
   assert.equal(a.train_images, 40);

@@ -7,10 +7,9 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as T from "../../src/torch/index.js";
-import { balancedSubset, fractionProbes, LABEL_FRACTIONS } from "../../src/eval/label-fractions.js";
-import { linearProbe } from "../../src/eval/linear.js";
+import { balancedSubset, LABEL_FRACTIONS } from "../../src/eval/label-fractions.js";
 import { evaluateRepresentations } from "../../src/eval/evaluate.js";
-import { blobs, kept, tinyImages } from "./helpers.js";
+import { tinyImages } from "./helpers.js";
 import { byol } from "../cli/run-cli.js";
 import { readMetrics } from "../../src/train/metrics.js";
 
@@ -54,30 +53,6 @@ test("subsets are deterministic: same seed, same indices; another seed, others; 
   assert.ok(small.every((i) => a.includes(i)));
 });
 
-test("fraction probes equal a linear probe trained on the subset's rows", () => {
-  const d = 8;
-  const tr = blobs(1000, d, 4, 3, 11);
-  const te = blobs(200, d, 4, 3, 12);
-  const ftr = kept(tr.x, 1000, d);
-  const fte = kept(te.x, 200, d);
-  const opts = { epochs: 5, minSteps: 50, numClasses: 4, seed: 0 };
-  const r = fractionProbes(ftr, tr.labels, fte, te.labels, [0.02, 0.2], 7, opts);
-  assert.deepEqual(Object.keys(r), ["0.02", "0.2"]);
-  for (const f of [0.02, 0.2]) {
-    // The reference: the rows copied out by hand, then the ordinary linear probe.
-    const idx = balancedSubset(tr.labels, f, 7);
-    const rows = new Float32Array(idx.length * d);
-    idx.forEach((i, j) => rows.set(tr.x.subarray(i * d, (i + 1) * d), j * d));
-    const sub = kept(rows, idx.length, d);
-    const ref = linearProbe(sub, Int32Array.from(idx, (i) => tr.labels[i]), fte, te.labels, opts).top1;
-    sub.dispose();
-    assert.equal(r[String(f)], ref);
-    assert.ok(ref > 0.8, `separable blobs from ${f * 100}% of labels: ${ref}`);
-  }
-  ftr.dispose();
-  fte.dispose();
-});
-
 test("evaluateRepresentations reports label_fractions for all three representations, only when asked", () => {
   const train = tinyImages(300, 1, 6, 3, 1);
   const testSet = tinyImages(60, 1, 6, 3, 2);
@@ -85,20 +60,20 @@ test("evaluateRepresentations reports label_fractions for all three representati
   const P = T.randn([36, 16]).keep();
   const common = {
     embedTrained: (x: T.Tensor) => x.flatten(1).mm(P), embedRandom: (x: T.Tensor) => T.zeros([x.size(0), 16], { device: x.device }),
-    train, test: testSet, mean: [0.4], std: [0.25], knnK: 10, linear: { epochs: 3, minSteps: 60 },
+    train, test: testSet, mean: [0.4], std: [0.25], knnK: 10,
   };
   const before = T.liveTensors();
   const r = evaluateRepresentations({ ...common, labelFractions: LABEL_FRACTIONS });
   assert.equal(T.liveTensors(), before, "no tensor leaked");
   assert.deepEqual(Object.keys(r.label_fractions!), ["0.01", "0.1"]);
   for (const f of ["0.01", "0.1"]) {
-    const s = r.label_fractions![f];
+    const s = r.label_fractions![f] as unknown as Record<string, number>;
     for (const v of [s.byol, s.random_init, s.raw_pixels]) assert.ok(v >= 0 && v <= 1, `${f}: ${v}`);
     // All-zero features predict one class: a third of the balanced test split.
     assert.ok(Math.abs(s.random_init - 1 / 3) < 1e-9, `${f}: zeros score ${s.random_init}`);
   }
   // 10% of 300 = 10 images a class: the easy patterns are learnt from them.
-  assert.ok(r.label_fractions!["0.1"].byol > 0.9 && r.label_fractions!["0.1"].raw_pixels > 0.9);
+  assert.ok((r.label_fractions!["0.1"].byol as number) > 0.9 && (r.label_fractions!["0.1"].raw_pixels as number) > 0.9);
   assert.ok(r.timings.label_fractions_s! > 0);
   const none = evaluateRepresentations(common);
   assert.equal(none.label_fractions, undefined);
@@ -114,8 +89,24 @@ test("byol train writes label_fractions into eval.json and the report's table", 
   const ev = JSON.parse(readFileSync(join(run, "eval.json"), "utf8"));
   assert.deepEqual(Object.keys(ev.label_fractions), ["0.01", "0.1"]);
   for (const f of ["0.01", "0.1"]) {
-    assert.deepEqual(Object.keys(ev.label_fractions[f]), ["byol", "random_init", "raw_pixels"]);
-    for (const v of Object.values(ev.label_fractions[f]) as number[]) assert.ok(typeof v === "number" && v >= 0 && v <= 1, `${f}: ${v}`);
+    assert.deepEqual(Object.keys(ev.label_fractions[f]), ["byol", "random_init", "raw_pixels", "linear_protocol"]);
+    for (const k of ["byol", "random_init", "raw_pixels"]) {
+      const v = ev.label_fractions[f][k];
+      assert.ok(typeof v === "number" && v >= 0 && v <= 1, `${f}: ${v}`);
+      // The fraction's own search, chosen on the validation split, and its probe's test top-1 above.
+      const rec = ev.label_fractions[f].linear_protocol[k];
+      assert.equal(rec.test_top1, v);
+      assert.deepEqual(rec.chosen, rec.grid.reduce((a: { val_top1: number }, g: { val_top1: number }) => (g.val_top1 > a.val_top1 ? g : a)));
+    }
+  }
+  // The full protocol per representation: the grid, the choice, the final probe on every train label.
+  assert.deepEqual(Object.keys(ev.linear_protocol), ["byol", "random_init", "raw_pixels"]);
+  for (const rec of Object.values(ev.linear_protocol) as { validation_fraction: number; grid: { weight_decay: number; lr: null; val_top1: number }[]; chosen: { val_top1: number }; train_top1: number; train_images: number }[]) {
+    assert.equal(rec.validation_fraction, 0.1);
+    assert.ok(rec.grid.length >= 2 && rec.grid.every((g) => g.weight_decay > 0 && g.lr === null));
+    assert.equal(rec.chosen.val_top1, Math.max(...rec.grid.map((g) => g.val_top1)));
+    assert.equal(rec.train_images, ev.train_images);
+    assert.ok(rec.train_top1 >= 0 && rec.train_top1 <= 1);
   }
   // Raw pixels of Fashion-MNIST from 10% of the smoke preset's 1,000 train labels: far above chance.
   assert.ok(ev.label_fractions["0.1"].raw_pixels > 0.5);
@@ -124,4 +115,5 @@ test("byol train writes label_fractions into eval.json and the report's table", 
   assert.ok(readMetrics(join(run, "metrics.jsonl")).some((row) => typeof row.online_linear_clean_top1 === "number"));
   assert.match(html, /Linear top-1, 10% of labels/);
   assert.match(html, /Linear top-1, 1% of labels/);
+  assert.match(html, /Weight decay chosen/, "the report shows the linear protocol's choice");
 });

@@ -74,7 +74,7 @@ test("the random-init baseline is the run's step-0 online encoder; the independe
     enc.eval();
     const r = evaluateRepresentations({
       embedTrained: (x) => enc.forward(x), embedRandom: (x) => enc.forward(x), train: data.trainLabeled!, test: data.test!, mean: data.mean, std: data.std,
-      knnK: cfg.knn.k, knnT: cfg.knn.temperature, linear: { epochs: cfg.linearEval.epochs }, seed: cfg.seed, maxTrain: cfg.linearEval.maxTrain ?? undefined,
+      knnK: cfg.knn.k, knnT: cfg.knn.temperature, linear: { gridIter: cfg.linearEval.epochs, finalIter: 2 * cfg.linearEval.epochs }, seed: cfg.seed, maxTrain: cfg.linearEval.maxTrain ?? undefined,
     });
     assert.equal(r.knn_top1, ev.baselines.random_init.knn_top1, "eval.json's random_init kNN is the step-0 encoder's");
     assert.equal(r.linear_top1, ev.baselines.random_init.linear_top1, "and so is its linear top-1");
