@@ -18,6 +18,7 @@ import * as T from "../torch/index.js";
 import { UserError } from "../util/errors.js";
 import { accuracy } from "./knn.js";
 import { covariancePreconditioner, fitLogisticLbfgs, type LogisticFit } from "./logistic-lbfgs.js";
+import { predict as predictRows } from "./linear.js";
 import type { ValidationSplit } from "./validation-split.js";
 
 /** λ of the grid, strongest first: each fit starts from the previous one's solution (a warm start). */
@@ -152,19 +153,7 @@ function disposeFit(f: LogisticFit): void {
   f.bias.dispose();
 }
 
-/** argmax of x·Wᵀ + b per row, in chunks so the logits never exceed a few MB. */
+/** The fit's predicted class per row. */
 function predict(x: T.Tensor, fit: LogisticFit): Int32Array {
-  const n = x.size(0);
-  const out = new Int32Array(n);
-  const chunk = 8192;
-  T.noGrad(() => {
-    for (let s = 0; s < n; s += chunk) {
-      const len = Math.min(chunk, n - s);
-      T.tidy(() => {
-        const p = T.linear(x.narrow(0, s, len), fit.weight, fit.bias).argmax(1).to("int32").to("cpu");
-        out.set(p.toArray() as Int32Array, s);
-      });
-    }
-  });
-  return out;
+  return predictRows(x, fit.weight, fit.bias);
 }

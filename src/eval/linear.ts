@@ -152,7 +152,7 @@ function standardise(trainFeat: T.Tensor, testFeat: T.Tensor, device: string): {
 }
 
 /** argmax of x·Wᵀ + b per row, in chunks so the logits never exceed a few MB. */
-function predict(x: T.Tensor, weight: T.Tensor, bias: T.Tensor): Int32Array {
+export function predict(x: T.Tensor, weight: T.Tensor, bias: T.Tensor): Int32Array {
   const n = x.size(0);
   const out = new Int32Array(n);
   const chunk = 8192;
