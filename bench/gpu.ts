@@ -44,7 +44,7 @@ function round(v: number, digits = 1): number {
 function runTs(batch: number, cudaGraph: "on" | "off"): Measured {
   const cfg = presetConfig("gpu");
   cfg.batchSize = batch;
-  cfg.augment = { preset: "cifar", outputSize: 32, minScale: null };
+  cfg.augment = { ...cfg.augment, preset: "cifar", outputSize: 32, minScale: null };
   cfg.cudaGraph = cudaGraph;
   T.manualSeed(0);
   const learner = makeLearner(cfg, 3);
