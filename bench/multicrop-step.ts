@@ -2,7 +2,9 @@
 // multi-crop local views (augment.localViews, docs/multi-crop.md), in one process, on random uint8
 // Fashion-MNIST-sized batches. Rounds alternate the order of the configurations; each builds its step,
 // runs WARMUP steps, then times STEPS steps one by one. Prints one JSON line per configuration (median
-// and quartiles of the step time, in seconds) and the load average, since a busy machine moves these.
+// and quartiles of the step's wall time, and the median of the process's CPU time per step, in
+// seconds) and the load average: on a busy machine the wall time follows the neighbours, the CPU time
+// (user + system, all threads) much less.
 //
 // Usage: node dist/bench/multicrop-step.js   (env: BENCH_THREADS=2, BENCH_ROUNDS=2, BENCH_STEPS=8,
 //        BENCH_WARMUP=2, BENCH_COUNTS=0,2,4, BENCH_LOCAL_SIZE=12, BENCH_LOCAL_PREDICTOR=separate)
@@ -23,6 +25,7 @@ const LOCAL_PREDICTOR = (process.env.BENCH_LOCAL_PREDICTOR ?? "separate") as "sh
 
 T.setNumThreads(THREADS);
 const times = new Map<number, number[]>(COUNTS.map((c) => [c, []]));
+const cpuTimes = new Map<number, number[]>(COUNTS.map((c) => [c, []]));
 let precision = "";
 let batch = 0;
 for (let r = 0; r < ROUNDS; r++) {
@@ -46,10 +49,17 @@ for (let r = 0; r < ROUNDS; r++) {
     const x = T.randint(0, 256, shape, { dtype: "uint8" }).keep();
     for (let i = 0; i < WARMUP + STEPS; i++) {
       const t0 = process.hrtime.bigint();
+      const c0 = process.cpuUsage();
       step.run(x, null, peakLr(cfg), 0.99);
       step.readStats(); // the step's work has finished (a CPU runs it synchronously; this reads the loss)
       const s = Number(process.hrtime.bigint() - t0) / 1e9;
-      if (i >= WARMUP) times.get(count)!.push(s);
+      const c = process.cpuUsage(c0);
+      const cpu = (c.user + c.system) / 1e6;
+      if (i >= WARMUP) {
+        times.get(count)!.push(s);
+        cpuTimes.get(count)!.push(cpu);
+      }
+      process.stderr.write(`localViews ${count} round ${r} step ${i + 1}${i < WARMUP ? " (warm-up)" : ""}: ${s.toFixed(3)} s wall, ${cpu.toFixed(3)} s cpu\n`);
     }
     x.dispose();
     step.dispose();
@@ -58,12 +68,14 @@ for (let r = 0; r < ROUNDS; r++) {
   }
 }
 const base = spread(times.get(COUNTS[0]!)!).median;
+const baseCpu = spread(cpuTimes.get(COUNTS[0]!)!).median;
 for (const count of COUNTS) {
   const s = spread(times.get(count)!);
   console.log(JSON.stringify({
     localViews: count, localSize: LOCAL_SIZE, localPredictor: LOCAL_PREDICTOR, batch, precision, threads: THREADS,
     steps: times.get(count)!.length, medianS: round(s.median, 3), p25S: round(s.p25, 3), p75S: round(s.p75, 3),
-    vsFirst: round(s.median / base, 2),
+    cpuMedianS: round(spread(cpuTimes.get(count)!).median, 3),
+    wallVsFirst: round(s.median / base, 2), cpuVsFirst: round(spread(cpuTimes.get(count)!).median / baseCpu, 2),
   }));
 }
 console.log(JSON.stringify({ loadavg: loadavg().map((v) => round(v, 2)) }));

@@ -32,8 +32,10 @@ import { UserError } from "../util/errors.js";
 import { BYOL, type BYOLOptions, type ForwardLossResult } from "./learner.js";
 import { byolLoss } from "./loss.js";
 
+/** Which predictor the local views use: the global views' ("shared") or one of their own ("separate"). */
 export type LocalPredictor = "shared" | "separate";
 
+/** BYOL's options and the local views' predictor. */
 export interface MultiCropBYOLOptions extends BYOLOptions {
   /** "shared" (default): the local views use the global views' predictor; "separate": their own. */
   localPredictor?: LocalPredictor;
