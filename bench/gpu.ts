@@ -45,7 +45,7 @@ function round(v: number, digits = 1): number {
 function runTs(batch: number, cudaGraph: "on" | "off"): Measured {
   const cfg = presetConfig("gpu");
   cfg.batchSize = batch;
-  cfg.augment = { preset: "cifar", outputSize: 32, minScale: null };
+  cfg.augment = { ...cfg.augment, preset: "cifar", outputSize: 32, minScale: null };
   resolveRecipe(cfg, { channels: 3, side: 32 }); // CIFAR-sized images: the small stem
   cfg.cudaGraph = cudaGraph;
   T.manualSeed(0);

@@ -31,6 +31,10 @@ export {
   type ViewConfig, type PresetName as AugmentPresetName,
 } from "./augment/index.js";
 
+// Multi-crop: local views of every image through the online network (docs/multi-crop.md).
+export { MultiCropBYOL, type MultiCropBYOLOptions, type LocalPredictor } from "./byol/index.js";
+export { LocalViewAugmenter, type LocalViewsConfig } from "./augment/index.js";
+
 // Datasets: IDX (Fashion-MNIST, MNIST), CIFAR-10, STL-10, image folders, names as the CLI takes them.
 export {
   resolveDataset, parseDatasetSpec, folderSplits, stratifiedHoldout, DEFAULT_HOLDOUT,

@@ -2,6 +2,7 @@
 export { type ViewConfig, type CropInterpolation, validateViewConfig, blurKernelSize } from "./config.js";
 export { ViewAugmenter, makeViews, runPlan } from "./view.js";
 export { ViewPlan, type ViewDraws } from "./plan.js";
+export { LocalViewAugmenter, localViewConfigs, validateLocalViews, type LocalViewsConfig } from "./local.js";
 export {
   byolPresets, cifarPresets, grayscale28Presets, presetByName, chooseViewPreset, PRESET_NAMES, type PresetName,
   IMAGENET_MEAN, IMAGENET_STD, CIFAR10_MEAN, CIFAR10_STD, FASHION_MNIST_MEAN, FASHION_MNIST_STD,

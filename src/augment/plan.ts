@@ -118,9 +118,10 @@ export class ViewPlan {
 
   /**
    * Renders the views of x [N, C, H, W] (uint8 0..255 or float 0..1, already checked) with draws for
-   * them: V float32 tensors [N, C, S, S], normalised.
+   * them: V float32 tensors [N, C, S, S], normalised; or, when `stacked`, one tensor [V·N, C, S, S]
+   * (view-major), as one batch for the network (multi-crop's local views).
    */
-  render(x: T.Tensor, uint8: boolean, shape: readonly number[], device: string, d: ViewDraws): T.Tensor[] {
+  render(x: T.Tensor, uint8: boolean, shape: readonly number[], device: string, d: ViewDraws, stacked = false): T.Tensor[] {
     const [n, c, h, w] = shape as [number, number, number, number];
     const k = this.constantsFor(device, h, w);
     const v = this.views;
@@ -156,7 +157,7 @@ export class ViewPlan {
     }
     const views = T.tidy(() => {
       const normalised = T.callOp("addcmul", "", k.normBias, out.view(v, n, c, s, s), k.normScale, 1) as T.Tensor;
-      return T.callOp("unbind", "int", normalised, 0) as T.Tensor[];
+      return stacked ? [normalised.view(vn, c, s, s)] : T.callOp("unbind", "int", normalised, 0) as T.Tensor[];
     });
     out.dispose();
     return views;

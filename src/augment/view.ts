@@ -43,8 +43,11 @@ export class ViewAugmenter {
   }
 }
 
-/** Draws and renders the views of `plan` for the batch x: one tensor per view. */
-export function runPlan(plan: ViewPlan, x: T.Tensor, channels: number, drawn?: (d: ViewDraws) => void): T.Tensor[] {
+/**
+ * Draws and renders the views of `plan` for the batch x: one tensor per view, or (`stacked`) one
+ * tensor [V·N, C, S, S] holding them all, view-major.
+ */
+export function runPlan(plan: ViewPlan, x: T.Tensor, channels: number, drawn?: (d: ViewDraws) => void, stacked = false): T.Tensor[] {
   // shape, dtype, device and requires_grad in one native call.
   const [shape, code, device, requiresGrad] = T.native.info(x.id) as [number[], number, string, boolean];
   if (shape.length !== 4) throw new UserError(`augment: expected a batch [N, C, H, W], got shape [${shape}]`);
@@ -59,7 +62,7 @@ export function runPlan(plan: ViewPlan, x: T.Tensor, channels: number, drawn?: (
     T.tidy(() => {
       const d = plan.draw(n, h, w, device);
       drawn?.(d);
-      return plan.render(x, dtype === "uint8", shape, device, d);
+      return plan.render(x, dtype === "uint8", shape, device, d, stacked);
     });
   // Gradients never flow into augmentation; switching them off costs two native calls, so only when
   // the input would otherwise record a graph.

@@ -111,7 +111,7 @@ export function evaluateRepresentations(o: EvaluateOptions): EvaluationResult {
 
   // One representation: its features on both splits (from `features`), its kNN (optional), the linear
   // protocol, and the label fractions' protocols; the features are freed before the next one.
-  const score = (name: string, label: string, features: () => { ftr: T.Tensor; fte: T.Tensor }, withKnn: boolean, addTo: "main" | "baseline") => {
+  const score = (name: string, label: string, features: () => { ftr: T.Tensor; fte: T.Tensor }, withKnn: boolean, addTo: "main" | "baseline", withFractions = true) => {
     let t = performance.now();
     log(`evaluation: ${label}: features of ${train.n} train and ${test.n} test images`);
     const { ftr, fte } = features();
@@ -128,8 +128,8 @@ export function evaluateRepresentations(o: EvaluateOptions): EvaluationResult {
       const linS = since(t);
       log(`evaluation: ${label}: linear top-1 ${pct(lin.test_top1)} (weight decay ${lin.chosen.weight_decay} chosen on ${lin.validation_images} validation images; train top-1 ${pct(lin.train_top1)})`);
       t = performance.now();
-      const fr = subsets.map((rows) => runLinearProtocol(std!.x, trainLabels, std!.xTest, testLabels, split, protocolOpts, rows));
-      if (fractions.length) {
+      const fr = (withFractions ? subsets : []).map((rows) => runLinearProtocol(std!.x, trainLabels, std!.xTest, testLabels, split, protocolOpts, rows));
+      if (fr.length) {
         timings.label_fractions_s! += since(t);
         log(`evaluation: ${label}: linear top-1 from ${fractions.map((f) => `${f * 100}%`).join(" / ")} of the labels: ${fr.map((r) => pct(r.test_top1)).join(" / ")}`);
       }
@@ -174,7 +174,8 @@ export function evaluateRepresentations(o: EvaluateOptions): EvaluationResult {
   const trained = score("byol", "BYOL encoder", encoderFeatures(o.embedTrained), true, "main");
   const baselines = [
     score("random_init", "random-init encoder", encoderFeatures(o.embedRandom), true, "baseline"),
-    ...others.map((b) => score(b.name, b.name.replace(/_/g, " "), encoderFeatures(b.embed), true, "baseline")),
+    // (Extra initialisations are compared on all labels only: their label-fraction probes would lengthen every evaluation.)
+    ...others.map((b) => score(b.name, b.name.replace(/_/g, " "), encoderFeatures(b.embed), true, "baseline", false)),
   ];
   const raw = score("raw_pixels", "raw pixels", pixelFeatures, false, "baseline");
   const all = [trained, ...baselines, raw];
@@ -197,8 +198,8 @@ export function evaluateRepresentations(o: EvaluateOptions): EvaluationResult {
     knn: { k: Math.min(k, train.n), temperature },
     ...(fractions.length ? {
       label_fractions: Object.fromEntries(fractions.map((f, i) => [String(f), {
-        ...Object.fromEntries(all.map((r) => [r.name, r.fr[i].test_top1])),
-        linear_protocol: Object.fromEntries(all.map((r) => [r.name, r.fr[i]])),
+        ...Object.fromEntries(all.filter((r) => r.fr.length).map((r) => [r.name, r.fr[i].test_top1])),
+        linear_protocol: Object.fromEntries(all.filter((r) => r.fr.length).map((r) => [r.name, r.fr[i]])),
       } as LabelFractionResult])),
     } : {}),
     timings,

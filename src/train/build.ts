@@ -3,8 +3,9 @@
 import * as T from "../torch/index.js";
 import { resnet18, resnet34, resnet50, type ResNet } from "../nn/resnet.js";
 import { BYOL, type Encoder } from "../byol/learner.js";
+import { MultiCropBYOL } from "../byol/multicrop.js";
 import { LARS, SGD, AdamW, splitDecay, type Optimizer } from "../optim/index.js";
-import { ViewAugmenter, presetByName } from "../augment/index.js";
+import { LocalViewAugmenter, ViewAugmenter, presetByName } from "../augment/index.js";
 import type { ResolveOptions } from "../data/index.js";
 import type { TrainConfig } from "./config.js";
 
@@ -36,7 +37,7 @@ export type EncoderFactory = () => Encoder;
  */
 export function makeLearner(cfg: TrainConfig, channels: number, customEncoder?: EncoderFactory): BYOL {
   const make = customEncoder ? () => placeEncoder(cfg, customEncoder()) : () => makeEncoder(cfg, channels);
-  const learner = new BYOL({
+  const opts = {
     encoder: make(),
     makeEncoder: make,
     projectionDim: cfg.projector.outDim,
@@ -48,7 +49,11 @@ export function makeLearner(cfg: TrainConfig, channels: number, customEncoder?: 
     target: cfg.ablation.target,
     projectorNorm: cfg.ablation.projectorNorm,
     predictorNorm: cfg.ablation.predictorNorm,
-  });
+  };
+  // Multi-crop only when local views are on: without them the learner is exactly BYOL's.
+  const learner = cfg.augment.localViews.count > 0
+    ? new MultiCropBYOL({ ...opts, localPredictor: cfg.augment.localPredictor })
+    : new BYOL(opts);
   if (cfg.device !== "cpu") learner.to(cfg.device);
   return learner;
 }
@@ -84,6 +89,12 @@ export function makeAugmenters(cfg: TrainConfig, channels: number, mean: number[
   const min = cfg.augment.minScale;
   if (min !== null) for (const v of [a, b]) v.crop.scale = [min, Math.max(min, v.crop.scale[1])];
   return [new ViewAugmenter(a, channels), new ViewAugmenter(b, channels)];
+}
+
+/** Multi-crop's local views (null when augment.localViews.count is 0), built on the global pair's pipelines. */
+export function makeLocalViews(cfg: TrainConfig, augs: readonly [ViewAugmenter, ViewAugmenter]): LocalViewAugmenter | null {
+  const lv = cfg.augment.localViews;
+  return lv.count > 0 ? new LocalViewAugmenter([augs[0].cfg, augs[1].cfg], lv, augs[0].channels) : null;
 }
 
 /** Intra-op threads: the configured count, or every core the process may use. */

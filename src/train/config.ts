@@ -77,7 +77,17 @@ export interface TrainConfig {
    * The view pair by name and its side; minScale (if set) replaces the presets' smallest crop area
    * fraction. "auto" chooses from the data (src/train/recipe.ts): config.json records the choice.
    */
-  augment: { preset: "auto" | "byol" | "cifar" | "gray28"; outputSize: number | "auto"; minScale: number | null };
+  augment: {
+    preset: "auto" | "byol" | "cifar" | "gray28"; outputSize: number | "auto"; minScale: number | null;
+    /**
+     * Multi-crop (docs/multi-crop.md): `count` small random-resized crops per image (0 = off), of
+     * outputSize pixels and an area fraction in [minScale, maxScale], through the online network only,
+     * each predicting the target projections of both global views.
+     */
+    localViews: { count: number; outputSize: number; minScale: number; maxScale: number };
+    /** "shared": the local views use the predictor of the global views; "separate": a predictor of their own. */
+    localPredictor: "shared" | "separate";
+  };
   /** "auto": bf16 autocast on a GPU, and on a CPU that computes bf16 natively; float32 otherwise. */
   precision: "auto" | "fp32" | "bf16";
   channelsLast: boolean;
@@ -163,7 +173,11 @@ const BASE: TrainConfig = {
   },
   tauBase: 0.99,
   // "auto": gray28 views at 28 px and the small stem on Fashion-MNIST; what suits other data elsewhere.
-  augment: { preset: "auto", outputSize: "auto", minScale: null },
+  augment: {
+    preset: "auto", outputSize: "auto", minScale: null,
+    // Off by default. When on: 12-px crops of 5–40% of a 28-px image (SwAV's 96/224 size ratio).
+    localViews: { count: 0, outputSize: 12, minScale: 0.05, maxScale: 0.4 }, localPredictor: "separate",
+  },
   // bf16 autocast doubles the CPU preset's throughput where the CPU has AVX512-BF16 (measured: 1580 vs
   // 700 img/s); the loss is still taken in float32 and the weights stay float32.
   precision: "auto",
@@ -343,6 +357,7 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   check(int(c.logEverySteps) && c.logEverySteps >= 1, `logEverySteps must be a positive integer, got ${c.logEverySteps}`);
   check(int(c.nproc) && c.nproc >= 1 && c.nproc <= 64, `nproc must be an integer in [1, 64], got ${c.nproc}`);
   validateAblation(c.ablation);
+  validateLocalViews(c);
   check(typeof c.bucketMb === "number" && c.bucketMb >= 0 && c.bucketMb <= 4096, `bucketMb must be a number of MiB in [0, 4096] (0 = one all-reduce after backward), got ${c.bucketMb}`);
   return c;
 }
@@ -358,6 +373,25 @@ function validateAblation(a: AblationSwitches): void {
   check(["ema", "online", "frozen"].includes(a.target), `ablation.target must be ema, online (τ = 0) or frozen (τ = 1), got "${a.target}"`);
   check(a.stopGradient || a.target === "online", `ablation.stopGradient=false needs ablation.target=online: without the stop-gradient the loss's gradient flows into the target branch, which must then be the online network (an ${a.target === "ema" ? "EMA" : "frozen"} target takes no gradients)`);
   check(a.predictor || a.predictorNorm === "batchnorm", `ablation.predictorNorm=${a.predictorNorm} means nothing with ablation.predictor=false (there is no predictor to normalise)`);
+}
+
+// Multi-crop's fields (augment.localViews, augment.localPredictor).
+function validateLocalViews(c: TrainConfig): void {
+  const lv = c.augment.localViews;
+  check(isPlainObject(lv), `augment.localViews must be an object { count, outputSize, minScale, maxScale }, got ${JSON.stringify(lv)}`);
+  check(int(lv.count) && lv.count >= 0 && lv.count <= 16, `augment.localViews.count must be an integer in [0, 16] (0 = off), got ${lv.count}`);
+  // (Bounded by the global views' size only when local views are on: they must be the smaller crops.)
+  // (Before the recipe resolves an "auto" size, the bound waits: validateConfig runs again after it.)
+  const maxSide = lv.count > 0 && typeof c.augment.outputSize === "number" ? c.augment.outputSize : 1024;
+  check(int(lv.outputSize) && lv.outputSize >= 4 && lv.outputSize <= maxSide, `augment.localViews.outputSize must be an integer in [4, ${maxSide < 1024 ? `augment.outputSize = ${maxSide}` : maxSide}], got ${lv.outputSize}`);
+  check(typeof lv.minScale === "number" && lv.minScale > 0 && lv.minScale <= 1, `augment.localViews.minScale must be in (0, 1], got ${lv.minScale}`);
+  check(typeof lv.maxScale === "number" && lv.maxScale >= lv.minScale && lv.maxScale <= 1, `augment.localViews.maxScale must be in [minScale = ${lv.minScale}, 1], got ${lv.maxScale}`);
+  check(c.augment.localPredictor === "shared" || c.augment.localPredictor === "separate", `augment.localPredictor must be shared or separate, got "${c.augment.localPredictor}"`);
+  // The multi-crop loss is BYOL's with a predictor, the stop-gradient and a target of its own
+  // (src/byol/multicrop.ts); the ablations that remove one of them are not defined for it.
+  const a = c.ablation;
+  check(lv.count === 0 || (a.predictor && a.stopGradient && a.target !== "online"),
+    "augment.localViews.count > 0 needs ablation.predictor=true, ablation.stopGradient=true and an ablation.target other than online (multi-crop is defined for BYOL's own loss)");
 }
 
 /** The fields a checkpoint must agree on to be resumed (the model's shape and the data it sees). */

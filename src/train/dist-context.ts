@@ -5,6 +5,7 @@
 import * as T from "../torch/index.js";
 import { UserError } from "../util/errors.js";
 import type { BYOL } from "../byol/learner.js";
+import { MultiCropBYOL } from "../byol/multicrop.js";
 import { convertSyncBatchNorm } from "../nn/sync-batchnorm.js";
 import type { DataParallel } from "./trainer.js";
 
@@ -156,7 +157,8 @@ export function joinFromEnv(device: string, env: Env = process.env, opts: DataPa
  * The layers keep their tensors, so an optimizer made before stays valid.
  */
 export function syncLearnerBatchNorm(learner: BYOL, pg: T.ProcessGroup): void {
-  for (const m of [learner.online.encoder, learner.online.projector, learner.predictor, learner.target.encoder, learner.target.projector]) {
+  const local = learner instanceof MultiCropBYOL ? learner.extraModules() : [];
+  for (const m of [learner.online.encoder, learner.online.projector, learner.predictor, learner.target.encoder, learner.target.projector, ...local]) {
     convertSyncBatchNorm(m, pg);
   }
 }

@@ -16,7 +16,7 @@ import { chooseViewPreset, type PresetName as ViewPresetName } from "../augment/
 import {
   parseDatasetSpec, folderSplits, probeFolderImages, resizeSet, resolveDataset, type ImageShape, type ResolveOptions, type ResolvedDataset,
 } from "../data/index.js";
-import type { TrainConfig } from "./config.js";
+import { validateConfig, type TrainConfig } from "./config.js";
 import { datasetOptions } from "./build.js";
 
 /** Views up to this side use the small stem; larger ones torchvision's ImageNet stem. */
@@ -59,6 +59,8 @@ export function resolveRecipe(cfg: TrainConfig, images: ImageShape, folderDecode
     stem: cfg.encoder.stem, chosen, folderDecode,
   };
   cfg.resolvedRecipe = record;
+  // What depends on the resolved sizes (local views no larger than the global ones) is checked now.
+  validateConfig(cfg);
   return record;
 }
 

@@ -15,8 +15,9 @@
 // is printed and training goes on eagerly. On a CPU, or with several processes, steps are eager.
 import * as T from "../torch/index.js";
 import type { BYOL } from "../byol/learner.js";
+import { MultiCropBYOL } from "../byol/multicrop.js";
 import type { Optimizer } from "../optim/index.js";
-import { makeViews, type ViewAugmenter } from "../augment/index.js";
+import { makeViews, type LocalViewAugmenter, type ViewAugmenter } from "../augment/index.js";
 import type { OnlineProbe } from "../eval/online-probe.js";
 import { collapseMetric } from "../byol/collapse.js";
 
@@ -45,6 +46,11 @@ export interface TrainStepOptions {
   learner: BYOL;
   optimizer: Optimizer;
   augmenters: [ViewAugmenter, ViewAugmenter];
+  /**
+   * Multi-crop's local views (docs/multi-crop.md), or null/absent for BYOL's two views. Needs a
+   * MultiCropBYOL learner. Their count and size are fixed per run, so the step's shapes stay static.
+   */
+  localViews?: LocalViewAugmenter | null;
   /** The online linear probe, trained on sg(y) of view 1 when a batch is fully labelled; or null. */
   probe: OnlineProbe | null;
   device: string;
@@ -122,6 +128,7 @@ export class TrainStep {
   private readonly labelInput: T.Tensor | null;
 
   constructor(opts: TrainStepOptions) {
+    if (opts.localViews && !(opts.learner instanceof MultiCropBYOL)) throw new Error("TrainStep: local views need a MultiCropBYOL learner");
     this.o = opts;
     const device = opts.device;
     this.onGpu = device.startsWith("cuda");
@@ -264,9 +271,13 @@ export class TrainStep {
     T.tidy(() => {
       // Both views in one pass (a fixed number of kernels whatever the batch size).
       const [v1, v2] = makeViews(x, augmenters);
-      const { loss, repr1, proj1 } = bf16
-        ? T.autocast(device.startsWith("cuda") ? "cuda" : "cpu", "bfloat16", () => learner.forwardLoss(v1, v2))
-        : learner.forwardLoss(v1, v2);
+      // Multi-crop: the local views in one more pass, after the global views (so that without them the
+      // random stream, and so the step, is exactly BYOL's).
+      const locals = this.o.localViews ? this.o.localViews.apply(x) : null;
+      const forward = locals
+        ? () => (learner as MultiCropBYOL).forwardMultiCropLoss(v1, v2, locals)
+        : () => learner.forwardLoss(v1, v2);
+      const { loss, repr1, proj1 } = bf16 ? T.autocast(device.startsWith("cuda") ? "cuda" : "cpu", "bfloat16", forward) : forward();
       optimizer.zeroGrad();
       const params = dp ? learner.trainableParameters() : null;
       if (dp && params) dp.beforeBackward?.(params);

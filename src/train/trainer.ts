@@ -13,7 +13,7 @@ import type { Optimizer } from "../optim/index.js";
 import { UserError } from "../util/errors.js";
 import { ensureDir, writeFileAtomic } from "../util/file-writes.js";
 import { effectivePrecision, type TrainConfig } from "./config.js";
-import { makeAugmenters, makeLearner, makeOptimizer, peakLr, type EncoderFactory } from "./build.js";
+import { makeAugmenters, makeLearner, makeLocalViews, makeOptimizer, peakLr, type EncoderFactory } from "./build.js";
 import { addPrefix, assertCompatible, checkpointPath, fromCheckpoint, loadCheckpoint, saveCheckpoint, withPrefix } from "./checkpoint.js";
 import { MetricsLog, type MetricRow } from "./metrics.js";
 import { makeProgress } from "./progress.js";
@@ -135,7 +135,7 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
 
   const shape = [cfg.batchSize, channels, set.height, set.width];
   const trainStep = new TrainStep({
-    learner, optimizer, augmenters: augs, probe, device: cfg.device, bf16, batchShape: shape, dp, cudaGraph: cfg.cudaGraph,
+    learner, optimizer, augmenters: augs, localViews: makeLocalViews(cfg, augs), probe, device: cfg.device, bf16, batchShape: shape, dp, cudaGraph: cfg.cudaGraph,
     warn: (line) => process.stderr.write(line + "\n"),
   });
   trainStep.setStep(step);

@@ -84,7 +84,8 @@ test("evaluateRepresentations reports label_fractions for all three representati
 
 test("byol train writes label_fractions into eval.json and the report's table", () => {
   const run = join(mkdtempSync(join(tmpdir(), "byol-fractions-")), "run");
-  const r = byol(["train", "--preset", "smoke", "--quiet", "--threads", "1", "--epochs", "1", "--out", run]);
+  // (Two epochs: the monitor reads the online probe on clean images at the first epoch's end; the last is the final evaluation's.)
+  const r = byol(["train", "--preset", "smoke", "--quiet", "--threads", "1", "--epochs", "2", "--out", run]);
   assert.equal(r.code, 0, r.stderr);
   const ev = JSON.parse(readFileSync(join(run, "eval.json"), "utf8"));
   assert.deepEqual(Object.keys(ev.label_fractions), ["0.01", "0.1"]);
@@ -100,7 +101,7 @@ test("byol train writes label_fractions into eval.json and the report's table", 
     }
   }
   // The full protocol per representation: the grid, the choice, the final probe on every train label.
-  assert.deepEqual(Object.keys(ev.linear_protocol), ["byol", "random_init", "raw_pixels"]);
+  assert.deepEqual(Object.keys(ev.linear_protocol), ["byol", "random_init", "other_init", "raw_pixels"]);
   for (const rec of Object.values(ev.linear_protocol) as { validation_fraction: number; grid: { weight_decay: number; lr: null; val_top1: number }[]; chosen: { val_top1: number }; train_top1: number; train_images: number }[]) {
     assert.equal(rec.validation_fraction, 0.1);
     assert.ok(rec.grid.length >= 2 && rec.grid.every((g) => g.weight_decay > 0 && g.lr === null));

@@ -39,7 +39,8 @@ test("the cpu preset on Fashion-MNIST's images resolves to what it always used: 
   const cfg = presetConfig("cpu");
   assert.deepEqual([cfg.augment.preset, cfg.augment.outputSize, cfg.encoder.stem], ["auto", "auto", "auto"]);
   const rec = resolveRecipe(cfg, { channels: 1, side: 28 });
-  assert.deepEqual(cfg.augment, { preset: "gray28", outputSize: 28, minScale: null });
+  assert.deepEqual({ ...cfg.augment, localViews: undefined, localPredictor: undefined }, { preset: "gray28", outputSize: 28, minScale: null, localViews: undefined, localPredictor: undefined });
+  assert.equal(cfg.augment.localViews.count, 0, "no local views");
   assert.deepEqual(cfg.encoder, { arch: "resnet18", stem: "small", stemStride: 2, widthMultiplier: 0.25, stageWidths: [16, 32, 64, 256] });
   assert.deepEqual(rec, { images: { channels: 1, side: 28 }, views: "gray28", outputSize: 28, stem: "small", chosen: ["augment.preset", "augment.outputSize", "encoder.stem"], folderDecode: null });
   assert.equal(cfg.resolvedRecipe, rec);

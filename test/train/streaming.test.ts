@@ -22,7 +22,8 @@ const TRAIN = 48; // 6 steps per epoch
 function config(streaming: TrainConfig["dataStreaming"]): TrainConfig {
   const cfg = presetConfig("smoke");
   Object.assign(cfg, { dataset: `folder:${folder}`, imageSize: 16, dataStreaming: streaming, batchSize: BATCH, epochs: 2, threads: 1, logEverySteps: 1 });
-  cfg.augment = { preset: "cifar", outputSize: 16, minScale: null };
+  cfg.augment = { ...cfg.augment, preset: "cifar", outputSize: 16, minScale: null };
+  cfg.encoder.stem = "small"; // 16-px colour images: the small stem, as the recipe would choose
   return cfg;
 }
 

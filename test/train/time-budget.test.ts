@@ -244,7 +244,9 @@ test("a budgeted smoke run records its plan in config.json, and --resume keeps i
   assert.ok(cfg.resolved.secondsPerStep > 0 && cfg.resolved.secondsPerStep < 30);
   // The plan must fit: its estimate of the whole run (steps and monitor readings) is within the budget.
   const estimate = cfg.resolved.elapsedS + (cfg.resolved.totalSteps - 12) * cfg.resolved.secondsPerStep + monitorReadingsBetween(12, cfg.resolved.totalSteps, 16, 1) * cfg.resolved.monitorS;
-  assert.ok(Math.abs(estimate - cfg.resolved.plannedS) < 0.2 && estimate <= 30 * 0.97 + 0.1, `planned ${estimate} s`);
+  // (The plan is made from unrounded timings; the recorded, rounded fields reproduce it within rounding.)
+  assert.ok(cfg.resolved.plannedS <= 30 * 0.97 + 1e-6, `planned ${cfg.resolved.plannedS} s`);
+  assert.ok(Math.abs(estimate - cfg.resolved.plannedS) < 0.2, `recorded fields give ${estimate} s, the plan ${cfg.resolved.plannedS} s`);
   assert.equal(loadCheckpoint(checkpointPath(run)).meta.config.epochs, cfg.epochs, "the checkpoint agrees with config.json");
   const rows = readMetrics(join(run, "metrics.jsonl"));
   const row18 = () => readMetrics(join(run, "metrics.jsonl")).find((r) => r.step === 18);
