@@ -25,7 +25,7 @@ export const TRAIN_HELP = `byol train [options]
   --device DEV          cpu | cuda | cuda:N
   --time-budget T      train for as many steps as fit in T (480, 90s, 8m, 1h; off = none): the
                         first steps are timed, then the step total is planned and re-planned as
-                        the run goes; the last epoch may end early (cpu preset: 8m)
+                        the run goes; the last epoch may end early (cpu preset: 430s)
   --epochs N  --batch-size N  --lr BASE_LR  --seed N  --threads N  --precision auto|fp32|bf16
                         (an explicit epoch count turns the time budget off)
   --config FILE         JSON file with any configuration fields (applied after the preset)

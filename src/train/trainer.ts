@@ -286,7 +286,7 @@ export async function train(cfg: TrainConfig, data: ResolvedDataset, opts: Train
           const remade = replanBudget(cfg.resolved, {
             budgetS: cfg.timeBudgetS, stepsDone: step, elapsedS, stepsPerEpoch, secondsPerStep: Math.max(secondsPerStep, 1e-6), monitorS, monitorEveryEpochs: monitorEvery,
           });
-          if (remade) totalSteps = adoptPlan(cfg, remade, opts, progress);
+          if (remade) totalSteps = adoptPlan(cfg, remade, opts, progress, totalSteps);
         }
         const stopNow = interrupted || (opts.stopAfterStep !== undefined && step >= opts.stopAfterStep);
         // (A checkpoint right after the first plan, so that a resume never meets a checkpoint without
@@ -351,7 +351,7 @@ function plannedTotal(cfg: TrainConfig, stepsPerEpoch: number): number {
 }
 
 /** Sets the run's total steps to the time budget's plan, records it in config.json; the new total steps. */
-function adoptPlan(cfg: TrainConfig, plan: BudgetPlan, opts: TrainOptions, progress: ReturnType<typeof makeProgress>): number {
+function adoptPlan(cfg: TrainConfig, plan: BudgetPlan, opts: TrainOptions, progress: ReturnType<typeof makeProgress>, previousTotal?: number): number {
   cfg.epochs = plan.epochs;
   cfg.resolved = plan;
   cfg.optimizer.warmupEpochs = Math.min(cfg.optimizer.warmupEpochs, plan.totalSteps / plan.stepsPerEpoch);
@@ -359,6 +359,9 @@ function adoptPlan(cfg: TrainConfig, plan: BudgetPlan, opts: TrainOptions, progr
   progress.setTotal(plan.totalSteps);
   const re = plan.replanned;
   const epochs = (plan.totalSteps / plan.stepsPerEpoch).toFixed(2);
+  // Re-plans come every few steps and mostly move the total by a step or two: only a change of at
+  // least 2% is worth a line (config.json records every plan).
+  if (re && previousTotal !== undefined && Math.abs(plan.totalSteps - previousTotal) < Math.max(2, 0.02 * previousTotal)) return plan.totalSteps;
   progress.log(re
     ? `time budget ${plan.budgetS} s: ${re.atStep} steps took ${re.elapsedS.toFixed(0)} s (${(re.secondsPerStep ?? 0).toFixed(3)} s/step since the plan) -> re-planned to ${plan.totalSteps} steps (${epochs} epochs, ${plan.plannedS} s)`
     : `time budget ${plan.budgetS} s: ${plan.secondsPerStep.toFixed(3)} s/step, ${(plan.monitorS ?? 0).toFixed(1)} s per kNN monitor reading (${plan.monitorReadings ?? 0}) -> ${plan.totalSteps} steps (${epochs} epochs, ${plan.plannedS} s planned)`);

@@ -115,8 +115,8 @@ test("the cpu preset's epochs come from its time budget in bf16 and float32 alik
   assert.equal(auto.precision, nativeBf16 ? "bf16" : "fp32", "config.json records the resolved precision, never auto");
   // No float32 fallback count: the budget times the steps at whatever precision they run.
   assert.equal(auto.epochs, 8, "the provisional count until the budget fixes it");
-  assert.equal(auto.timeBudgetS, 480);
-  assert.equal(resolveTrainConfig({ precision: "fp32" }).timeBudgetS, 480);
+  assert.equal(auto.timeBudgetS, 430);
+  assert.equal(resolveTrainConfig({ precision: "fp32" }).timeBudgetS, 430);
   // An explicit choice is kept, whichever way it was given, and turns the budget off.
   for (const c of [resolveTrainConfig({ epochs: "8" }), resolveTrainConfig({ set: ["epochs=6"] })]) assert.equal(c.timeBudgetS, null);
   assert.equal(resolveTrainConfig({ epochs: "8" }).epochs, 8);

@@ -205,10 +205,10 @@ test("the schedules before the decision: warm-up lr does not depend on the total
 });
 
 test("the CLI: the cpu preset has an 8-minute budget; --time-budget sets one; an explicit epoch count wins", () => {
-  assert.equal(presetConfig("cpu").timeBudgetS, 480);
+  assert.equal(presetConfig("cpu").timeBudgetS, 430);
   assert.equal(presetConfig("smoke").timeBudgetS, null);
   assert.equal(presetConfig("gpu").timeBudgetS, null);
-  assert.equal(resolveTrainConfig({}).timeBudgetS, 480);
+  assert.equal(resolveTrainConfig({}).timeBudgetS, 430);
   assert.equal(resolveTrainConfig({ "time-budget": "90s" }).timeBudgetS, 90);
   assert.equal(resolveTrainConfig({ preset: "smoke", "time-budget": "1m" }).timeBudgetS, 60);
   assert.equal(resolveTrainConfig({ "time-budget": "off" }).timeBudgetS, null);
