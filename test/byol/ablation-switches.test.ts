@@ -57,6 +57,16 @@ test("GroupNorm equals torch.nn.functional.group_norm; the group counts follow t
   assert.throws(() => new GroupNorm(3, 8), /cannot be split into 3 equal groups/);
 });
 
+test("GroupNorm under bf16 autocast on a CPU (a bf16 input beside float32 weights): float32 group_norm of that input", () => {
+  const gn = new GroupNorm(2, 8);
+  T.noGrad(() => gn.weight.copy_(T.tensor(Array.from({ length: 8 }, (_, i) => 0.5 + i * 0.1), [8])));
+  const x = T.tensor(Array.from({ length: 2 * 8 * 2 * 2 }, (_, i) => Math.cos(i * 0.29) * (1 + (i % 3))), [2, 8, 2, 2]).to("bfloat16");
+  // The cpu preset's convolutions hand GroupNorm bf16 activations: once refused by libtorch ("expected scalar type BFloat16 but found Float").
+  const mixed = T.tidy(() => arr(T.autocast("cpu", "bfloat16", () => gn.forward(x))));
+  const plain = T.tidy(() => arr(gn.forward(x.to("float32"))));
+  assert.ok(maxDiff(mixed, plain) === 0, `bf16 input, float32 statistics: ${maxDiff(mixed, plain)}`);
+});
+
 test("weight standardisation: per output unit mean 0, variance 1; WS layers compute with the standardised weight and store the raw one", () => {
   T.manualSeed(1);
   const conv = new WSConv2d(3, 4, 3, { padding: 1, bias: false });

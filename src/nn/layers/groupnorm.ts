@@ -38,7 +38,11 @@ export class GroupNorm extends Module {
     if (x.shape.length < 2 || x.shape[1] !== this.numChannels) {
       throw new UserError(`GroupNorm(${this.numGroups}, ${this.numChannels}): expected an input with ${this.numChannels} channels in dim 1, got shape [${x.shape}]`);
     }
-    return T.callOp("aten::group_norm", "", x, this.numGroups, this.weight, this.bias, this.eps, true) as T.Tensor;
+    // Normalised in the parameters' dtype (float32): under bf16 autocast on a CPU, libtorch 1.13 hands
+    // group_norm the previous convolution's bf16 output beside float32 weights and refuses the mix,
+    // where CUDA's autocast runs group_norm in float32 anyway. The next layer casts back as it needs.
+    const input = x.dtype === this.weight.dtype ? x : x.to(this.weight.dtype);
+    return T.callOp("aten::group_norm", "", input, this.numGroups, this.weight, this.bias, this.eps, true) as T.Tensor;
   }
 }
 
