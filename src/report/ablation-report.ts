@@ -4,7 +4,7 @@
 // collapse metric over steps for every variant.
 import { dirname } from "node:path";
 import { ensureDir, writeFileAtomic } from "../util/file-writes.js";
-import { DASH, esc, fmtDuration, fmtNum, fmtPct } from "./format.js";
+import { DASH, esc, fmtDuration, fmtNum, fmtPct, htmlPage } from "./format.js";
 import { lineChart, type Series } from "./svg.js";
 import { barChart } from "./bar-chart.js";
 
@@ -101,26 +101,12 @@ export function renderAblationReport(input: AblationReportInput): string {
   const series: Series[] = input.curves.map((c, i) => ({ name: c.name, xs: c.steps, ys: c.collapse, color: PALETTE[i % PALETTE.length]!, strokeWidth: c.name === "full" ? 2.6 : 1.6, hideInLegend: true }));
   const legend = `<ul class="legend">${series.map((x) => `<li><span style="background:${esc(x.color)}"></span>${esc(x.name)}</li>`).join("")}</ul>`;
   const curves = lineChart({ id: "chart-ablation-collapse", title: "Collapse metric over training", xLabel: "step", yLabel: "std \u00d7 \u221ad", series, width: 760, height: 340, emptyText: "no collapse metric logged" });
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
-<title>BYOL ablations: ${esc(s.dataset)}</title>
-<style>${CSS}</style>
-</head>
-<body>
-<main>
-<h1>BYOL ablations on ${esc(s.dataset)}</h1>
+  return htmlPage(`BYOL ablations: ${s.dataset}`, CSS, `<h1>BYOL ablations on ${esc(s.dataset)}</h1>
 <p class="sub">${esc(s.variants.length)} variants · ${esc(fmtDuration(s.time_budget_s))} of training each · preset ${esc(s.preset)} · seed ${esc(s.seed)}</p>
 <section><h2>Results beside published figures</h2>${table}</section>
 <section><h2>Accuracy per variant</h2>${bars}</section>
 <section><h2>Collapse over steps</h2>${curves}${legend}<p class="cap">Near 1 the projections spread over the sphere; near 0 every image maps to about the same vector (collapse).</p></section>
-</main>
-</body>
-</html>
-`;
+`);
 }
 
 export function writeAblationReport(path: string, input: AblationReportInput): void {

@@ -85,3 +85,26 @@ export function fmtTick(v: number, step: number): string {
   const decimals = step > 0 ? Math.max(0, -Math.floor(Math.log10(step) + 1e-9)) : 2;
   return v.toFixed(Math.min(decimals, 10));
 }
+
+/**
+ * A self-contained HTML page: no scripts, no outside requests (the CSP allows only inline styles and
+ * data: images), so a report opens the same from any folder or mail attachment.
+ */
+export function htmlPage(title: string, css: string, body: string): string {
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
+<title>${esc(title)}</title>
+<style>${css}</style>
+</head>
+<body>
+<main>
+${body}
+</main>
+</body>
+</html>
+`;
+}

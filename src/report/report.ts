@@ -8,7 +8,7 @@
 import { dirname } from "node:path";
 import { ensureDir, writeFileAtomic } from "../util/file-writes.js";
 import { pngDataUri } from "../util/png.js";
-import { DASH, esc, finite, fmtDuration, fmtNum, fmtPct } from "./format.js";
+import { DASH, esc, finite, fmtDuration, fmtNum, fmtPct, htmlPage } from "./format.js";
 import { lineChart, scatterPlot, type Series } from "./svg.js";
 
 /** One line of metrics.jsonl. Fields may be null/absent in files written by other versions. */
@@ -111,22 +111,7 @@ export function renderReport(input: ReportInput): string {
     input.notes && input.notes.length ? section("Notes", `<ul class="notes">${input.notes.map((n) => `<li>${esc(n)}</li>`).join("")}</ul>`) : "",
     section("Configuration", configBlock(input.config)),
   ].join("\n");
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
-<title>${esc(title)}</title>
-<style>${CSS}</style>
-</head>
-<body>
-<main>
-${body}
-</main>
-</body>
-</html>
-`;
+  return htmlPage(title, CSS, body);
 }
 
 /** Renders the report and writes it atomically (a reader never sees half a page), creating the folder. */
