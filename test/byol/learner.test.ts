@@ -2,27 +2,14 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import * as T from "../../src/torch/index.js";
 import { BYOL } from "../../src/byol/index.js";
-import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Module, ReLU, resnet18 } from "../../src/nn/index.js";
+import { Module, ReLU, resnet18 } from "../../src/nn/index.js";
+import { TinyEncoder } from "./tiny-encoder.js";
 import { SGD } from "../../src/optim/index.js";
 import { UserError } from "../../src/util/errors.js";
 import { assertClose } from "../torch/helpers.js";
 
 const arr = (t: T.Tensor) => Array.from(t.toFloat32Array());
 
-// Any user module with outDim can be the encoder.
-class TinyEncoder extends Module {
-  readonly outDim = 6;
-  constructor() {
-    super();
-    this.registerModule("conv", new Conv2d(1, 6, 3, { padding: 1 }));
-    this.registerModule("bn", new BatchNorm2d(6));
-    this.registerModule("relu", new ReLU());
-    this.registerModule("pool", new AdaptiveAvgPool2d(1));
-  }
-  forward(x: T.Tensor): T.Tensor {
-    return T.tidy(() => this.child("pool").forward(this.child("relu").forward(this.child("bn").forward(this.child("conv").forward(x)))).flatten(1));
-  }
-}
 
 const small = (targetInit: "copy" | "independent" = "copy") =>
   new BYOL({ encoder: new TinyEncoder(), hiddenDim: 16, projectionDim: 4, targetInit });

@@ -5,25 +5,12 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import * as T from "../../src/torch/index.js";
 import { BYOL, MultiCropBYOL, type LocalPredictor } from "../../src/byol/index.js";
-import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Module, ReLU } from "../../src/nn/index.js";
+import { TinyEncoder } from "./tiny-encoder.js";
 import { UserError } from "../../src/util/errors.js";
 
 T.setNumThreads(1);
 const arr = (t: T.Tensor) => Array.from(t.toFloat32Array());
 
-class TinyEncoder extends Module {
-  readonly outDim = 6;
-  constructor() {
-    super();
-    this.registerModule("conv", new Conv2d(1, 6, 3, { padding: 1 }));
-    this.registerModule("bn", new BatchNorm2d(6));
-    this.registerModule("relu", new ReLU());
-    this.registerModule("pool", new AdaptiveAvgPool2d(1));
-  }
-  forward(x: T.Tensor): T.Tensor {
-    return T.tidy(() => this.child("pool").forward(this.child("relu").forward(this.child("bn").forward(this.child("conv").forward(x)))).flatten(1));
-  }
-}
 
 const N = 4;
 const M = 3;
