@@ -63,9 +63,26 @@ const CANDIDATES = [
   // The best rows together.
   { name: "batch-128-heads-512-out-256", set: { ...OLD, batchSize: 128, "projector.hiddenDim": 512, "predictor.hiddenDim": 512, "projector.outDim": 256 } },
   { name: "late-256-batch-128-heads-512-out-256", set: { "encoder.stageWidths": "16,32,64,256", batchSize: 128, "projector.hiddenDim": 512, "predictor.hiddenDim": 512, "projector.outDim": 256 } },
+  // The second sweep (2026-12-07), at the main job's own budget (--budget 430s) and with the linear
+  // protocol: the levers issue 20 names, each against the preset at seed 0, then the best at seed 1.
+  // The target's pace: DeepMind's configs lower τ's base for short runs (0.97 at 40 epochs); the
+  // cpu ablation table had τ = 0 ahead of 0.99 at 100 s.
+  { name: "tau-0.97", set: { tauBase: 0.97 } },
+  { name: "tau-0.9", set: { tauBase: 0.9 } },
+  // A predictor that adapts faster than the encoder (SimSiam, DirectPred): its learning rate × 10.
+  { name: "pred-lr-10", set: { "optimizer.predictorLrMultiplier": 10 } },
+  // The projector without BatchNorm (ahead of the preset in the cpu ablation table at 100 s).
+  { name: "proj-no-bn", set: { "ablation.projectorNorm": "none" } },
+  // Twice the steps at half the batch (the learning rate follows the linear scaling rule).
+  { name: "late-256-batch-128", set: { batchSize: 128 } },
+  // Multi-crop: two 12-px local views per image, each with its own predictor (the preset's default).
+  { name: "local-2", set: { "augment.localViews.count": 2 } },
 ];
 
-const chosen = CANDIDATES.filter((c) => !only || only.includes(c.name));
+// `--seed N` runs the chosen rows at another seed (rows named NAME-seedN).
+const seedArg = opt("seed", null);
+
+const chosen = CANDIDATES.filter((c) => !only || only.includes(c.name)).map((c) => (seedArg === null ? c : { name: `${c.name}-seed${seedArg}`, set: { ...c.set, seed: Number(seedArg) } }));
 if (chosen.length === 0) {
   console.error(`no candidate named ${only}; candidates: ${CANDIDATES.map((c) => c.name).join(", ")}`);
   process.exit(2);
@@ -110,6 +127,8 @@ for (const c of chosen) {
   console.log(JSON.stringify({
     ...line, wall_s: wallS, epochs: cfg.epochs, steps: cfg.resolved?.totalSteps ?? null, s_per_step: cfg.resolved?.secondsPerStep ?? null,
     train_s: ev.train_s, eval_s: ev.eval_s, knn_top1: ev.knn_top1, linear_top1: ev.linear_top1,
-    random_init: ev.baselines.random_init, raw_pixels: ev.baselines.raw_pixels.linear_top1, label_fractions: ev.label_fractions ?? null,
+    random_init: ev.baselines.random_init, raw_pixels: ev.baselines.raw_pixels.linear_top1,
+    // The label fractions' top-1 for BYOL, its step-0 weights and raw pixels (the linear protocol's detail stays in eval.json).
+    label_fractions: Object.fromEntries(Object.entries(ev.label_fractions ?? {}).map(([f, r]) => [f, { byol: r.byol, random_init: r.random_init, raw_pixels: r.raw_pixels }])),
   }));
 }

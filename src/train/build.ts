@@ -73,9 +73,14 @@ export function peakLr(cfg: TrainConfig): number {
 export function makeOptimizer(cfg: TrainConfig, learner: BYOL): Optimizer {
   const o = cfg.optimizer;
   const named = learner.namedTrainableParameters();
-  const groups = o.excludeBiasAndNorm
-    ? splitDecay(named, { weightDecay: o.weightDecay })
-    : [{ params: named.map(([, p]: [string, T.Tensor]) => p), names: named.map(([n]: [string, T.Tensor]) => n), weightDecay: o.weightDecay, lars: true }];
+  // The predictors (BYOL's and multi-crop's local one) may learn at a multiple of the scheduled rate:
+  // their own groups, each group's lr = scheduled lr × lrScale.
+  const mult = o.predictorLrMultiplier ?? 1;
+  const isPredictor = ([n]: [string, T.Tensor]) => n.startsWith("predictor.") || n.startsWith("localPredictor.");
+  const parts: [[string, T.Tensor][], number][] = mult === 1 ? [[named, 1]] : [[named.filter((e) => !isPredictor(e)), 1], [named.filter(isPredictor), mult]];
+  const groups = parts.filter(([ps]) => ps.length > 0).flatMap(([ps, lrScale]) => o.excludeBiasAndNorm
+    ? splitDecay(ps, { weightDecay: o.weightDecay, lrScale })
+    : [{ params: ps.map(([, p]) => p), names: ps.map(([n]) => n), weightDecay: o.weightDecay, lars: true, lrScale }]);
   const lr = peakLr(cfg);
   if (o.name === "lars") return new LARS(groups, { lr, momentum: o.momentum, weightDecay: o.weightDecay, eta: o.trustCoefficient });
   if (o.name === "sgd") return new SGD(groups, { lr, momentum: o.momentum, weightDecay: o.weightDecay });

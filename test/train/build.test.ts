@@ -52,10 +52,11 @@ test("the learner's real parameter names split into excluded (biases, BatchNorm)
   learner.dispose();
 });
 
-for (const name of ["lars", "sgd", "adamw"] as const) {
-  test(`makeOptimizer(${name}): decay${name === "lars" ? " and trust ratio" : ""} on kernels and weights only`, () => {
+for (const [name, mult] of [["lars", 1], ["sgd", 1], ["adamw", 1], ["lars", 10], ["sgd", 0.5]] as const) {
+  test(`makeOptimizer(${name}): decay${name === "lars" ? " and trust ratio" : ""} on kernels and weights only${mult !== 1 ? `, the predictor at ${mult}x the learning rate` : ""}`, () => {
     const cfg = smokeConfig((c) => {
       c.optimizer.name = name;
+      c.optimizer.predictorLrMultiplier = mult;
       c.optimizer.baseLr = 0.8; // × 32 / 256 = 0.1
       c.optimizer.weightDecay = 0.01;
       c.optimizer.trustCoefficient = 0.02;
@@ -64,8 +65,8 @@ for (const name of ["lars", "sgd", "adamw"] as const) {
     T.manualSeed(3);
     const learner = makeLearner(cfg, 1);
     const opt = makeOptimizer(cfg, learner);
-    const lr = 0.1;
-    assert.ok(Math.abs(opt.lr - lr) < 1e-15, `the optimizer starts at peakLr: ${opt.lr}`);
+    const peak = 0.1;
+    assert.ok(Math.abs(opt.lr - peak) < 1e-15, `the optimizer starts at peakLr: ${opt.lr}`);
     const named = learner.namedTrainableParameters();
     const before = named.map(([, p]) => Float64Array.from(p.toFloat32Array()));
     const grads = named.map(([, p], i) => gradFor(i, p.numel));
@@ -75,6 +76,8 @@ for (const name of ["lars", "sgd", "adamw"] as const) {
     const eta = cfg.optimizer.trustCoefficient;
     named.forEach(([n, p], i) => {
       const excluded = EXCLUDED.some((r) => r.test(n));
+      // (Only the predictor's tensors follow the multiplier: the encoder and projector keep the scheduled rate.)
+      const lr = n.startsWith("predictor.") ? peak * mult : peak;
       const w = before[i];
       const g = grads[i];
       const d = excluded ? 0 : wd;
@@ -122,4 +125,23 @@ test("peakLr is baseLr × batch × processes / 256, and makeOptimizer starts the
       learner.dispose();
     }
   }
+});
+
+test("a predictor learning-rate multiple follows the schedule: every lr the loop sets reaches the predictor's groups times the multiple", () => {
+  const cfg = smokeConfig((c) => {
+    c.optimizer.predictorLrMultiplier = 10;
+  });
+  const learner = makeLearner(cfg, 1);
+  const opt = makeOptimizer(cfg, learner);
+  const predictor = new Set(learner.namedTrainableParameters().filter(([n]) => n.startsWith("predictor.")).map(([, p]) => p));
+  assert.ok(predictor.size > 0);
+  opt.lr = 0.02;
+  for (const g of opt.groups) {
+    const inPredictor = g.params.every((p) => predictor.has(p));
+    assert.ok(inPredictor || g.params.every((p) => !predictor.has(p)), "a group holds predictor tensors only or none");
+    assert.ok(Math.abs(g.lr - (inPredictor ? 0.2 : 0.02)) < 1e-15, `group of ${g.params.length}: lr ${g.lr}`);
+  }
+  assert.equal(opt.groups.length, 4, "decay and no-decay groups, for the predictor and for the rest");
+  opt.dispose();
+  learner.dispose();
 });
