@@ -77,6 +77,18 @@ const CANDIDATES = [
   { name: "late-256-batch-128", set: { batchSize: 128 } },
   // Multi-crop: two 12-px local views per image, each with its own predictor (the preset's default).
   { name: "local-2", set: { "augment.localViews.count": 2 } },
+  // The two levers that won at seed 0 (tau-0.97, pred-lr-10), together.
+  { name: "tau-0.97-pred-lr-10", set: { tauBase: 0.97, "optimizer.predictorLrMultiplier": 10 } },
+  // The three levers that won at seed 0 (batch 128, τ 0.97, predictor learning rate × 10), together.
+  { name: "batch-128-tau-0.97-pred-lr-10", set: { batchSize: 128, tauBase: 0.97, "optimizer.predictorLrMultiplier": 10 } },
+  // Further along both axes that won: batch 64 (four times the paper-preset's updates), or τ from
+  // 0.95 at batch 128 (the target's pace per image back to where 0.97 put it at batch 256, and beyond).
+  { name: "batch-64-tau-0.97-pred-lr-10", set: { batchSize: 64, tauBase: 0.97, "optimizer.predictorLrMultiplier": 10 } },
+  { name: "batch-128-tau-0.95-pred-lr-10", set: { batchSize: 128, tauBase: 0.95, "optimizer.predictorLrMultiplier": 10 } },
+  // τ per step is not τ per image: an epoch of batch 64 has four times the EMA updates of batch 256,
+  // so τ from 0.97 at batch 64 moves the target as fast per epoch as 0.9 at 256 (which did not help),
+  // and 0.99 at batch 64 comes closest to 0.97 at 256 (0.99^937 ≈ e^-9.4 against 0.97^234 ≈ e^-7.1).
+  { name: "batch-64-tau-0.99-pred-lr-10", set: { batchSize: 64, tauBase: 0.99, "optimizer.predictorLrMultiplier": 10 } },
 ];
 
 // `--seed N` runs the chosen rows at another seed (rows named NAME-seedN).
