@@ -90,6 +90,8 @@ const CANDIDATES = [
   // so τ from 0.97 at batch 64 moves the target as fast per epoch as 0.9 at 256 (which did not help),
   // and 0.99 at batch 64 comes closest to 0.97 at 256 (0.99^937 ≈ e^-9.4 against 0.97^234 ≈ e^-7.1).
   { name: "batch-64-tau-0.99-pred-lr-10", set: { batchSize: 64, tauBase: 0.99, "optimizer.predictorLrMultiplier": 10 } },
+  // Halving the batch once more: every halving so far helped on every protocol.
+  { name: "batch-32-tau-0.97-pred-lr-10", set: { batchSize: 32, tauBase: 0.97, "optimizer.predictorLrMultiplier": 10 } },
 ];
 
 // `--seed N` runs the chosen rows at another seed (rows named NAME-seedN).
