@@ -2,7 +2,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { UserError } from "../util/errors.js";
-import { applyOverrides, presetConfig, setField, type TrainConfig } from "../train/config.js";
+import { applyOverrides, presetConfig, savedConfig, setField, type TrainConfig } from "../train/config.js";
 import type { DataParallel } from "../train/trainer.js";
 import { defaultRunDir, finishConfig, trainRun } from "../train/run.js";
 import { checkRunFolder } from "../train/run-folder.js";
@@ -61,11 +61,8 @@ function readJson(path: string, what: string): unknown {
 export function resolveTrainConfig(values: Record<string, any>): TrainConfig {
   let cfg: TrainConfig;
   if (values.resume) {
-    cfg = readJson(join(values.resume, "config.json"), "run configuration") as TrainConfig;
-    // A run written before time budgets existed had none.
-    const hadBudgetField = "timeBudgetS" in cfg;
-    cfg = applyOverrides(presetConfig(cfg.preset ?? "cpu"), cfg);
-    if (!hadBudgetField) cfg.timeBudgetS = null;
+    const saved = readJson(join(values.resume, "config.json"), "run configuration") as Partial<TrainConfig>;
+    cfg = savedConfig(saved, presetConfig(saved.preset ?? "cpu"));
   } else {
     cfg = presetConfig(values.preset ?? "cpu");
   }

@@ -10,7 +10,7 @@ import { ensureDir, writeFileAtomic } from "../util/file-writes.js";
 import { readRegularFile } from "../util/file-reads.js";
 import { isPlainObject } from "../util/json-object.js";
 import { writeAblationReport, type AblationVariantResult } from "../report/ablation-report.js";
-import { applyOverrides, type AblationSwitches, type TrainConfig } from "./config.js";
+import { applyOverrides, savedConfig, type AblationSwitches, type TrainConfig } from "./config.js";
 import { readMetrics } from "./metrics.js";
 import { finishConfig, trainRun } from "./run.js";
 import { checkpointPath } from "./checkpoint.js";
@@ -129,7 +129,7 @@ export async function runAblation(o: AblationOptions): Promise<AblationSummary> 
       log(`ablation: ${v.name} is ${status === "finished" ? "finished" : "recorded as failed"} in ${dir}; not run again`);
       continue;
     }
-    const cfg = status === "resume" ? finishConfig(applyOverrides(structuredClone(o.base), readJson(join(dir, "config.json")))) : variantConfig(o.base, v.name, o.timeBudgetS);
+    const cfg = status === "resume" ? finishConfig(savedConfig(readJson(join(dir, "config.json")), structuredClone(o.base))) : variantConfig(o.base, v.name, o.timeBudgetS);
     log(`ablation: ${v.name} (${v.what})${status === "resume" ? ", resumed" : ""}: ${o.timeBudgetS} s of training`);
     try {
       const r = await trainRun(cfg, { runDir: dir, resume: status === "resume", quiet: o.quiet, log: o.quiet ? () => {} : undefined });

@@ -75,7 +75,7 @@ export function makeOptimizer(cfg: TrainConfig, learner: BYOL): Optimizer {
   const named = learner.namedTrainableParameters();
   // The predictors (BYOL's and multi-crop's local one) may learn at a multiple of the scheduled rate:
   // their own groups, each group's lr = scheduled lr × lrScale.
-  const mult = o.predictorLrMultiplier ?? 1;
+  const mult = o.predictorLrMultiplier;
   const isPredictor = ([n]: [string, T.Tensor]) => n.startsWith("predictor.") || n.startsWith("localPredictor.");
   const parts: [[string, T.Tensor][], number][] = mult === 1 ? [[named, 1]] : [[named.filter((e) => !isPredictor(e)), 1], [named.filter(isPredictor), mult]];
   const groups = parts.filter(([ps]) => ps.length > 0).flatMap(([ps, lrScale]) => o.excludeBiasAndNorm

@@ -269,6 +269,21 @@ export function applyOverrides(cfg: TrainConfig, over: unknown): TrainConfig {
 }
 
 /** Sets one dotted field from its string form, typed by the field's current value. */
+/**
+ * A run folder's saved configuration completed by `base` (its preset, with any flags): a field the
+ * folder's version of byol-ts did not write takes the value that version trained with, not the one
+ * the preset holds today (a cpu run from before 2026-12-07 resumes with its predictor at 1x).
+ */
+export function savedConfig(saved: unknown, base: TrainConfig): TrainConfig {
+  const cfg = applyOverrides(base, saved);
+  const s = isPlainObject(saved) ? saved : {};
+  // Before time budgets there was none; before the predictor's own rate it learned at the scheduled one.
+  if (!("timeBudgetS" in s)) cfg.timeBudgetS = null;
+  // (A new object: without a saved optimizer, applyOverrides leaves base's own in cfg.)
+  if (!isPlainObject(s.optimizer) || !("predictorLrMultiplier" in s.optimizer)) cfg.optimizer = { ...cfg.optimizer, predictorLrMultiplier: 1 };
+  return cfg;
+}
+
 export function setField(cfg: TrainConfig, dotted: string, raw: string): void {
   const parts = dotted.split(".");
   let obj: Record<string, unknown> = cfg as unknown as Record<string, unknown>;
@@ -350,8 +365,6 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   check(o.weightDecay >= 0 && o.weightDecay < 1, `optimizer.weightDecay must be in [0, 1), got ${o.weightDecay}`);
   check(o.momentum >= 0 && o.momentum < 1, `optimizer.momentum must be in [0, 1), got ${o.momentum}`);
   check(o.trustCoefficient > 0, `optimizer.trustCoefficient must be positive, got ${o.trustCoefficient}`);
-  // (A run folder written before the field existed trained at 1.)
-  o.predictorLrMultiplier ??= 1;
   check(typeof o.predictorLrMultiplier === "number" && o.predictorLrMultiplier > 0 && o.predictorLrMultiplier <= 100, `optimizer.predictorLrMultiplier must be in (0, 100], got ${o.predictorLrMultiplier}`);
   check(o.warmupEpochs >= 0 && o.warmupEpochs <= c.epochs, `optimizer.warmupEpochs must be in [0, epochs], got ${o.warmupEpochs}`);
   check(c.tauBase >= 0 && c.tauBase <= 1, `tauBase must be in [0, 1], got ${c.tauBase}`);

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { applyOverrides, effectivePrecision, presetConfig, setField, validateConfig } from "../../src/train/config.js";
+import { applyOverrides, effectivePrecision, presetConfig, savedConfig, setField, validateConfig } from "../../src/train/config.js";
 import { resolveTrainConfig } from "../../src/cli/train.js";
 import { UserError } from "../../src/util/errors.js";
 import { makeEncoder } from "../../src/train/build.js";
@@ -128,4 +128,30 @@ test("the cpu preset's epochs come from its time budget in bf16 and float32 alik
   const fp32 = resolveTrainConfig({ precision: "fp32" });
   assert.equal(fp32.precision, "fp32");
   assert.equal(resolveTrainConfig({ preset: "smoke" }).precision, "fp32");
+});
+
+test("a resumed run folder keeps what its version trained with: fields it never wrote take their old values, not today's preset's", () => {
+  // A cpu run written before optimizer.predictorLrMultiplier and before time budgets.
+  const old = presetConfig("cpu") as unknown as Record<string, any>;
+  delete old.optimizer.predictorLrMultiplier;
+  delete old.timeBudgetS;
+  assert.equal(presetConfig("cpu").optimizer.predictorLrMultiplier, 10, "today's cpu preset differs from what the old run trained with");
+  const dir = mkdtempSync(join(tmpdir(), "byol-saved-"));
+  writeFileSync(join(dir, "config.json"), JSON.stringify(old));
+  const resumed = resolveTrainConfig({ resume: dir });
+  assert.equal(resumed.optimizer.predictorLrMultiplier, 1);
+  assert.equal(resumed.timeBudgetS, null);
+  validateConfig(resumed);
+  // A folder that wrote the fields keeps them.
+  const now = presetConfig("cpu");
+  now.optimizer.predictorLrMultiplier = 3;
+  const kept = savedConfig(JSON.parse(JSON.stringify(now)), presetConfig("cpu"));
+  assert.equal(kept.optimizer.predictorLrMultiplier, 3);
+  assert.equal(kept.timeBudgetS, now.timeBudgetS);
+  // The base (the preset the folder is completed from) is not changed.
+  const base = presetConfig("cpu");
+  savedConfig(old, base);
+  const { optimizer: _, ...noOptimizer } = old;
+  assert.equal(savedConfig(noOptimizer, base).optimizer.predictorLrMultiplier, 1);
+  assert.equal(base.optimizer.predictorLrMultiplier, 10);
 });
