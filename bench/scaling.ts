@@ -5,8 +5,8 @@
 //   CPU: 1 and 2 processes over Gloo; the cores are split between the processes (1 × 2 threads vs
 //        2 × 1 thread on a 2-core machine), so the comparison is at equal hardware.
 //   GPU: NCCL with one process per GPU where several GPUs are present; with one GPU, the single-GPU path.
-// Prints one JSON line per configuration and a summary line with speed-up and efficiency against the
-// best single-process run.
+// Prints one JSON line per configuration and round, and per data-parallel configuration a summary line:
+// its speed-up over the best single process and over one process with the same threads, both sides.
 //   The network is the cpu preset's on a CPU (read from src/train/config.ts: stem stride, width, heads,
 //   channels-last, precision as "auto" resolves it here) and the gpu preset's on a GPU; the per-process
 //   batch is half the preset's batch, so that two processes train the preset's global batch.
@@ -21,7 +21,8 @@
 //
 // Env: BENCH_BATCH (per rank), BENCH_STEPS (timed, default 8), BENCH_WARMUP, BENCH_SYNC_BN=1 (add a
 // cross-replica BatchNorm run), BENCH_DEVICE=cpu|cuda, BENCH_PY_MALLOC=default, BENCH_BUCKET_MB,
-// BENCH_TORCH_DDP=0, BENCH_FLAT=0 (no bucket_mb 0 line).
+// BENCH_TORCH_DDP=0, BENCH_FLAT=0 (no bucket_mb 0 line), BENCH_ROUNDS (default 3: the configurations are
+// measured round-robin that many times; summary lines give the median speed-up over rounds).
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
@@ -59,6 +60,7 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
 const PYTHON = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
 const BUCKET_MB = Number(process.env.BENCH_BUCKET_MB ?? 25);
 const TORCH_DDP = process.env.BENCH_TORCH_DDP !== "0";
+const ROUNDS = Math.max(1, Math.floor(Number(process.env.BENCH_ROUNDS ?? 3)));
 const REFERENCE = fileURLToPath(new URL("../../bench/torch_reference.py", import.meta.url));
 
 function setupFor(device: string): Setup {
@@ -220,27 +222,64 @@ async function main(): Promise<void> {
       console.error("one GPU: measuring the single-GPU path only (data-parallel runs use one process per GPU)");
     }
   }
-  const out: Record<string, unknown>[] = [];
-  for (const r of runs) {
-    const res = await measure(r, device);
-    console.log(JSON.stringify(res));
-    out.push(res);
-  }
-  const best = (key: string) => {
-    const singles = out.filter((r) => r.nproc === 1 && typeof r[key] === "number").map((r) => r[key] as number);
-    return singles.length ? Math.max(...singles) : undefined;
-  };
-  const [base, torchBase] = [best("img_per_s"), best("torch_img_per_s")];
-  for (const r of out.filter((o) => (o.nproc as number) > 1)) {
-    if (base && typeof r.img_per_s === "number") {
-      const speedup = r.img_per_s / base;
-      const torchSpeedup = torchBase && typeof r.torch_img_per_s === "number" ? r.torch_img_per_s / torchBase : null;
-      console.log(JSON.stringify({
-        bench: "scaling-summary", device, nproc: r.nproc, sync_bn: r.sync_bn, bucket_mb: r.bucket_mb, speedup: +speedup.toFixed(3), efficiency: +(speedup / (r.nproc as number)).toFixed(3),
-        torch_speedup: torchSpeedup === null ? null : +torchSpeedup.toFixed(3),
-      }));
+  // The whole list is measured ROUNDS times, round-robin, so that a slow minute of a shared machine
+  // falls on every configuration alike instead of on one; speed-ups are computed within each round.
+  const rounds: Record<string, unknown>[][] = [];
+  for (let k = 0; k < ROUNDS; k++) {
+    const out: Record<string, unknown>[] = [];
+    for (const r of runs) {
+      const res = await measure(r, device);
+      if (ROUNDS > 1) res.round = k + 1;
+      console.log(JSON.stringify(res));
+      out.push(res);
     }
+    rounds.push(out);
   }
+  for (const line of scalingSummary(rounds, device)) console.log(JSON.stringify(line));
+}
+
+/** Throughput of a line's field, or null where that side did not run. */
+const ips = (line: Record<string, unknown> | undefined, key: string): number | null => (typeof line?.[key] === "number" ? (line[key] as number) : null);
+
+/**
+ * One summary line per data-parallel configuration: its speed-up on both sides, per round and as the
+ * median over rounds with the extremes.
+ *   speedup: over the faster single process (all cores in one process, or one thread), the whole
+ *     machine against the whole machine;
+ *   speedup_same_threads: over one process with the threads each data-parallel process has, i.e. what
+ *     a second process adds when every process keeps its share of the hardware (the GPU meaning: one
+ *     process per device).
+ */
+function scalingSummary(rounds: Record<string, unknown>[][], device: string): Record<string, unknown>[] {
+  const lines: Record<string, unknown>[] = [];
+  rounds[0].forEach((first, j) => {
+    if ((first.nproc as number) <= 1) return;
+    const per = { speedup: [] as number[], torch: [] as number[], same: [] as number[], torchSame: [] as number[] };
+    for (const out of rounds) {
+      const r = out[j];
+      const singles = out.filter((o) => o.nproc === 1);
+      const best = (key: string) => Math.max(...singles.map((o) => ips(o, key) ?? -Infinity));
+      const same = singles.find((o) => o.threads_per_proc === r.threads_per_proc);
+      const [mine, theirs] = [ips(r, "img_per_s"), ips(r, "torch_img_per_s")];
+      if (mine !== null && best("img_per_s") > 0) per.speedup.push(mine / best("img_per_s"));
+      if (theirs !== null && best("torch_img_per_s") > 0) per.torch.push(theirs / best("torch_img_per_s"));
+      if (mine !== null && ips(same, "img_per_s")) per.same.push(mine / ips(same, "img_per_s")!);
+      if (theirs !== null && ips(same, "torch_img_per_s")) per.torchSame.push(theirs / ips(same, "torch_img_per_s")!);
+    }
+    const med = (v: number[]) => (v.length ? +spread(v).median.toFixed(3) : null);
+    const ext = (name: string, v: number[]) => (v.length > 1 ? { [`${name}_min`]: +Math.min(...v).toFixed(3), [`${name}_max`]: +Math.max(...v).toFixed(3) } : {});
+    const speedup = med(per.speedup);
+    lines.push({
+      bench: "scaling-summary", device, nproc: first.nproc, sync_bn: first.sync_bn, bucket_mb: first.bucket_mb, threads_per_proc: first.threads_per_proc, rounds: rounds.length,
+      speedup, ...ext("speedup", per.speedup), efficiency: speedup === null ? null : +(speedup / (first.nproc as number)).toFixed(3),
+      torch_speedup: med(per.torch), ...ext("torch_speedup", per.torch),
+      speedup_same_threads: med(per.same), ...ext("speedup_same_threads", per.same),
+      torch_speedup_same_threads: med(per.torchSame), ...ext("torch_speedup_same_threads", per.torchSame),
+      img_per_s: med(rounds.map((o) => ips(o[j], "img_per_s")).filter((v): v is number => v !== null)),
+      torch_img_per_s: med(rounds.map((o) => ips(o[j], "torch_img_per_s")).filter((v): v is number => v !== null)),
+    });
+  });
+  return lines;
 }
 
 if (process.env.BYOL_SCALING_WORKER === "1") worker();
