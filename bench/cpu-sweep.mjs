@@ -92,6 +92,8 @@ const CANDIDATES = [
   { name: "batch-64-tau-0.99-pred-lr-10", set: { batchSize: 64, tauBase: 0.99, "optimizer.predictorLrMultiplier": 10 } },
   // Halving the batch once more: every halving so far helped on every protocol.
   { name: "batch-32-tau-0.97-pred-lr-10", set: { batchSize: 32, tauBase: 0.97, "optimizer.predictorLrMultiplier": 10 } },
+  // Halving the batch once more (BatchNorm then normalises over 16 images per view).
+  { name: "batch-16-tau-0.97-pred-lr-10", set: { batchSize: 16, tauBase: 0.97, "optimizer.predictorLrMultiplier": 10 } },
   // The learning rate follows the linear scaling rule (baseLr × batch / 256): 0.0375 at batch 32, where
   // the square-root rule (baseLr × √(batch / 256)) would give 0.106. Twice the base rate (0.075) lies between.
   { name: "batch-32-tau-0.97-pred-lr-10-base-lr-0.6", set: { batchSize: 32, tauBase: 0.97, "optimizer.predictorLrMultiplier": 10, "optimizer.baseLr": 0.6 } },

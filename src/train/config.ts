@@ -215,7 +215,8 @@ const PRESETS: Record<PresetName, DeepPartial<TrainConfig>> = {
   // for the same images: 84.6 / 81.8), τ from 0.97 (84.4 / 82.2), the predictor at 10x the learning
   // rate (83.9 / 80.9); together, and at batch 64 and 32, ahead of raw pixels with all labels at
   // seeds 0 and 1. Batch 32 was ahead of 64 at both seeds (85.6 / 83.2 and 86.1 / 84.2 against
-  // 85.5 / 82.9 and 85.6 / 83.5), by less than one run's spread.
+  // 85.5 / 82.9 and 85.6 / 83.5), by less than one run's spread. On a second machine seeds 0 and 2
+  // ended level with raw pixels (docs/cpu-recipe.md): the lead is of the size of the seed spread.
   cpu: { timeBudgetS: 430, batchSize: 32, tauBase: 0.97, optimizer: { predictorLrMultiplier: 10 } },
   // ResNet-18 with the paper's heads and the 300-epoch hyperparameters (SPEC §1), sized for one GPU.
   gpu: {
