@@ -258,13 +258,17 @@ function scalingSummary(rounds: Record<string, unknown>[][], device: string): Re
     for (const out of rounds) {
       const r = out[j];
       const singles = out.filter((o) => o.nproc === 1);
-      const best = (key: string) => Math.max(...singles.map((o) => ips(o, key) ?? -Infinity));
       const same = singles.find((o) => o.threads_per_proc === r.threads_per_proc);
-      const [mine, theirs] = [ips(r, "img_per_s"), ips(r, "torch_img_per_s")];
-      if (mine !== null && best("img_per_s") > 0) per.speedup.push(mine / best("img_per_s"));
-      if (theirs !== null && best("torch_img_per_s") > 0) per.torch.push(theirs / best("torch_img_per_s"));
-      if (mine !== null && ips(same, "img_per_s")) per.same.push(mine / ips(same, "img_per_s")!);
-      if (theirs !== null && ips(same, "torch_img_per_s")) per.torchSame.push(theirs / ips(same, "torch_img_per_s")!);
+      // r's throughput over a single-process one, kept where both sides of the ratio ran.
+      const add = (into: number[], key: string, over: number | null) => {
+        const mine = ips(r, key);
+        if (mine !== null && over !== null && over > 0) into.push(mine / over);
+      };
+      const best = (key: string) => Math.max(...singles.map((o) => ips(o, key) ?? -Infinity));
+      add(per.speedup, "img_per_s", best("img_per_s"));
+      add(per.torch, "torch_img_per_s", best("torch_img_per_s"));
+      add(per.same, "img_per_s", ips(same, "img_per_s"));
+      add(per.torchSame, "torch_img_per_s", ips(same, "torch_img_per_s"));
     }
     const med = (v: number[]) => (v.length ? +spread(v).median.toFixed(3) : null);
     const ext = (name: string, v: number[]) => (v.length > 1 ? { [`${name}_min`]: +Math.min(...v).toFixed(3), [`${name}_max`]: +Math.max(...v).toFixed(3) } : {});

@@ -269,7 +269,6 @@ export function applyOverrides(cfg: TrainConfig, over: unknown): TrainConfig {
   return merge(cfg, over);
 }
 
-/** Sets one dotted field from its string form, typed by the field's current value. */
 /**
  * A run folder's saved configuration completed by `base` (its preset, with any flags): a field the
  * folder's version of byol-ts did not write takes the value that version trained with, not the one
@@ -285,6 +284,7 @@ export function savedConfig(saved: unknown, base: TrainConfig): TrainConfig {
   return cfg;
 }
 
+/** Sets one dotted field from its string form, typed by the field's current value. */
 export function setField(cfg: TrainConfig, dotted: string, raw: string): void {
   const parts = dotted.split(".");
   let obj: Record<string, unknown> = cfg as unknown as Record<string, unknown>;
